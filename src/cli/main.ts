@@ -1,0 +1,34 @@
+/**
+ * The kcap command line. Each command is a thin definition in its own file (options, validation)
+ * that calls into the library; this file only wires them and turns user mistakes into one-line
+ * errors with a non-zero exit instead of stack traces.
+ */
+import { Command, CommanderError } from 'commander';
+import { UserError } from './errors.js';
+
+const program = new Command('kcap')
+  .description('Replayable capture toolkit for Linux hosts: record with eBPF, analyze anywhere')
+  .version('0.1.0')
+  .showHelpAfterError('(run with --help for usage)')
+  .exitOverride();
+
+// Commands register here, one line each.
+
+async function main(argv: string[]): Promise<void> {
+  try {
+    await program.parseAsync(argv);
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      process.exitCode = err.exitCode;
+      return;
+    }
+    if (err instanceof UserError) {
+      process.stderr.write(`kcap: ${err.message}\n`);
+      process.exitCode = err.exitCode;
+      return;
+    }
+    throw err;
+  }
+}
+
+await main(process.argv);
