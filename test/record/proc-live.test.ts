@@ -172,6 +172,22 @@ describe('snapshot of a process with sockets and files', () => {
   });
 });
 
+describe('snapshot while processes come and go', () => {
+  afterAll(stopChildren);
+
+  it('skips processes that exit mid-scan instead of failing', async () => {
+    // Each loop forks and reaps a short-lived process as fast as it can.
+    const churners = [0, 1].map(() => spawn('sh', ['-c', 'while :; do /bin/true; done'], { stdio: 'ignore' }));
+    children.push(...churners);
+    await Promise.all(churners.map((c) => new Promise((ok) => c.once('spawn', ok))));
+    for (let i = 0; i < 10; i++) {
+      const tables = await snapshotTables();
+      for (const c of churners) expect(tables.threads.some((t) => t.pid === c.pid && t.comm === 'sh')).toBe(true);
+      expect(tables.fds.every((f) => tables.threads.some((t) => t.pid === f.pid))).toBe(true);
+    }
+  });
+});
+
 const CGROUP_V2 = '/sys/fs/cgroup/unified';
 const CGROUP_V1_PIDS = '/sys/fs/cgroup/pids';
 const hex64 = (): string => randomBytes(32).toString('hex');
