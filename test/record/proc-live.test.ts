@@ -26,15 +26,18 @@ interface SocketChildInfo {
   udp: number;
   file: string;
   fileFd: number;
+  fifoFd: number;
+  dirFd: number;
 }
 
 /**
  * A node child holding: a TCP listener on 127.0.0.1, a client connected to it and the accepted
- * server end, a TCP listener on ::1 (when IPv6 works), a bound UDP socket and an open file.
+ * server end, a TCP listener on ::1 (when IPv6 works), a bound UDP socket, and an open file,
+ * named FIFO and directory (paths in argv: file, fifo, directory).
  */
 const SOCKET_CHILD = `
 const net = require('net'), dgram = require('dgram'), fs = require('fs');
-const file = process.argv[1];
+const [file, fifo, dir] = process.argv.slice(1);
 const keep = [];
 const srv = net.createServer((s) => { keep.push(s); step(); });
 let pending = 2;
@@ -49,8 +52,11 @@ function udp(port6) {
   const u = dgram.createSocket('udp4');
   u.bind(0, '127.0.0.1', () => {
     const fileFd = fs.openSync(file, 'r');
+    // Read-write, so opening the FIFO does not wait for a writer.
+    const fifoFd = fs.openSync(fifo, 'r+');
+    const dirFd = fs.openSync(dir, 'r');
     console.log(JSON.stringify({ pid: process.pid, port: srv.address().port, client: keep[0].localPort,
-      port6, udp: u.address().port, file, fileFd }));
+      port6, udp: u.address().port, file, fileFd, fifoFd, dirFd }));
   });
 }
 setInterval(() => {}, 1 << 30);
@@ -101,14 +107,16 @@ function tuples(rows: FdRow[]): string[] {
 describe('snapshot of a process with sockets and files', () => {
   const dir = mkdtempSync(join(tmpdir(), 'kcap-proc-'));
   const file = join(dir, 'open-me.txt');
+  const fifo = join(dir, 'fifo');
   let info: SocketChildInfo;
   let before: number;
   let tables: Tables;
 
   beforeAll(async () => {
     writeFileSync(file, 'kcap\n');
+    execFileSync('mkfifo', [fifo]);
     before = uptimeNs();
-    info = await startChild<SocketChildInfo>(process.execPath, ['-e', SOCKET_CHILD, file]);
+    info = await startChild<SocketChildInfo>(process.execPath, ['-e', SOCKET_CHILD, file, fifo, dir]);
     tables = await snapshotTables({ pids: new Set([info.pid]) });
   });
   afterAll(async () => {
@@ -130,9 +138,11 @@ describe('snapshot of a process with sockets and files', () => {
     }
   });
 
-  it('has the open file by path and inode, and the child\'s pipes and event loop fds', () => {
-    const fileRow = tables.fds.find((f) => f.pid === info.pid && f.fd === info.fileFd);
-    expect(fileRow).toEqual({ pid: info.pid, fd: info.fileFd, kind: 'file', name: file, ino: statSync(file).ino });
+  it('has the open file, FIFO and directory by path and inode, and the child\'s pipes and event loop fds', () => {
+    const row = (fd: number): FdRow | undefined => tables.fds.find((f) => f.pid === info.pid && f.fd === fd);
+    expect(row(info.fileFd)).toEqual({ pid: info.pid, fd: info.fileFd, kind: 'file', name: file, ino: statSync(file).ino });
+    expect(row(info.fifoFd)).toEqual({ pid: info.pid, fd: info.fifoFd, kind: 'pipe', name: fifo, ino: statSync(fifo).ino });
+    expect(row(info.dirFd)).toEqual({ pid: info.pid, fd: info.dirFd, kind: 'dir', name: dir, ino: statSync(dir).ino });
     const kinds = new Set(tables.fds.filter((f) => f.pid === info.pid).map((f) => f.kind));
     // stdout is a pipe to us; libuv runs on epoll and wakes through an eventfd.
     for (const k of ['pipe', 'epoll', 'eventfd'] as const) expect(kinds).toContain(k);
@@ -150,7 +160,7 @@ describe('snapshot of a process with sockets and files', () => {
       ppid: process.pid, comm: 'node', exe: realpathSync(process.execPath), uid: process.getuid!(), gid: process.getgid!(),
       netNs: ownNetNs(), pidNs: statSync('/proc/self/ns/pid').ino, containerId: '', cwd: process.cwd(),
     });
-    expect(main.args).toEqual([process.execPath, '-e', SOCKET_CHILD, file]);
+    expect(main.args).toEqual([process.execPath, '-e', SOCKET_CHILD, file, fifo, dir]);
     // Start times have clock-tick (10 ms) resolution.
     expect(main.startNs).toBeGreaterThanOrEqual(before - 20e6);
     expect(main.startNs).toBeLessThanOrEqual(uptimeNs());
@@ -284,7 +294,8 @@ describeWhen(missingRoot(), 'a traced process in its own network namespace', () 
     execFileSync('ip', ['-n', ns, 'link', 'set', 'lo', 'up']);
     const file = join(dir, 'f');
     writeFileSync(file, '');
-    info = await startChild<SocketChildInfo>('ip', ['netns', 'exec', ns, process.execPath, '-e', SOCKET_CHILD, file]);
+    execFileSync('mkfifo', [join(dir, 'fifo')]);
+    info = await startChild<SocketChildInfo>('ip', ['netns', 'exec', ns, process.execPath, '-e', SOCKET_CHILD, file, join(dir, 'fifo'), dir]);
     // The same address and port in the host namespace: only namespace-aware lookups tell them apart.
     hostTwin = createServer();
     await new Promise<void>((ok, fail) => {
