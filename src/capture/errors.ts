@@ -38,9 +38,12 @@ export class CaptureError extends Error {
   override readonly name = 'CaptureError';
   readonly block: number | undefined;
   readonly offset: number | undefined;
+  /** The message without the location suffix, for callers that re-frame it. */
+  readonly detail: string;
 
   constructor(readonly code: CaptureErrorCode, message: string, where: CaptureErrorWhere = {}) {
     super(describe(message, where), where.cause === undefined ? undefined : { cause: where.cause });
+    this.detail = message;
     this.block = where.block;
     this.offset = where.offset;
   }

@@ -9,7 +9,7 @@
  *             | payload | CRC32C(payload) u32
  */
 import { crc32c } from '@node-rs/crc32';
-import { CaptureError } from './errors.js';
+import { CaptureError, type CaptureErrorCode } from './errors.js';
 
 /** "KCAP\r\n\x1a\n": the CR/LF/^Z bytes expose text-mode transfer damage, as in PNG. */
 export const FILE_MAGIC: Buffer = Buffer.from('KCAP\r\n\x1a\n', 'latin1');
@@ -107,12 +107,18 @@ export interface BlockHeader {
   readonly length: number;
 }
 
-/** Why 16 bytes are not a trustworthy block header; null when they are. */
-export function blockHeaderProblem(b: Buffer, at = 0): string | null {
-  if (b.length - at < BLOCK_HEADER_SIZE) return 'block header truncated';
-  if (b.readUInt32LE(at) !== BLOCK_MAGIC) return 'bad block magic';
-  if (crc32c(b.subarray(at, at + 12)) !== b.readUInt32LE(at + 12)) return 'block header checksum mismatch';
-  if (b.readUInt32LE(at + 8) > LIMITS.maxPayload) return `block payload length ${b.readUInt32LE(at + 8)} exceeds ${LIMITS.maxPayload}`;
+export interface HeaderProblem {
+  readonly code: CaptureErrorCode;
+  readonly message: string;
+}
+
+/** Why 16 bytes at `at` are not a trustworthy block header; null when they are. */
+export function blockHeaderProblem(b: Buffer, at = 0): HeaderProblem | null {
+  if (b.length - at < BLOCK_HEADER_SIZE) return { code: 'truncated', message: 'block header truncated' };
+  if (b.readUInt32LE(at) !== BLOCK_MAGIC) return { code: 'corrupt', message: 'bad block magic' };
+  if (crc32c(b.subarray(at, at + 12)) !== b.readUInt32LE(at + 12)) return { code: 'checksum', message: 'block header checksum mismatch' };
+  const length = b.readUInt32LE(at + 8);
+  if (length > LIMITS.maxPayload) return { code: 'limit', message: `block payload length ${length} exceeds ${LIMITS.maxPayload}` };
   return null;
 }
 
@@ -222,27 +228,29 @@ export function decodeIndex(p: Buffer, fileSize: number): IndexEntry[] {
   return out;
 }
 
-/** TRAILER payload: where the index is, and an end marker. Always the file's last 44 bytes. */
+/** TRAILER payload: where the index and final stats are, and an end marker. Always the file's last 52 bytes. */
 export const TRAILER_END_MAGIC: Buffer = Buffer.from('KCAPEND\n', 'latin1');
-const TRAILER_PAYLOAD_SIZE = 24;
+const TRAILER_PAYLOAD_SIZE = 32;
 export const TRAILER_BLOCK_SIZE = BLOCK_OVERHEAD + TRAILER_PAYLOAD_SIZE;
 
 export interface Trailer {
   readonly indexOffset: number;
+  readonly statsOffset: number;
   readonly chunkCount: number;
 }
 
 export function encodeTrailer(t: Trailer): Buffer {
   const b = Buffer.alloc(TRAILER_PAYLOAD_SIZE);
   b.writeBigUInt64LE(BigInt(t.indexOffset), 0);
-  b.writeUInt32LE(t.chunkCount, 8);
-  TRAILER_END_MAGIC.copy(b, 16);
+  b.writeBigUInt64LE(BigInt(t.statsOffset), 8);
+  b.writeUInt32LE(t.chunkCount, 16);
+  TRAILER_END_MAGIC.copy(b, 24);
   return b;
 }
 
 export function decodeTrailer(p: Buffer): Trailer {
-  if (p.length !== TRAILER_PAYLOAD_SIZE || !p.subarray(16).equals(TRAILER_END_MAGIC)) {
+  if (p.length !== TRAILER_PAYLOAD_SIZE || !p.subarray(24).equals(TRAILER_END_MAGIC)) {
     throw new CaptureError('corrupt', 'TRAILER payload is malformed');
   }
-  return { indexOffset: Number(p.readBigUInt64LE(0)), chunkCount: p.readUInt32LE(8) };
+  return { indexOffset: Number(p.readBigUInt64LE(0)), statsOffset: Number(p.readBigUInt64LE(8)), chunkCount: p.readUInt32LE(16) };
 }

@@ -223,10 +223,11 @@ export class CaptureWriter {
     try {
       if (!this.failure) {
         this.flush();
+        const statsOffset = this.offset;
         this.writeBlock(BlockType.STATS, [encodeStats(this.stats(true))]);
         const indexOffset = this.offset;
         this.writeBlock(BlockType.INDEX, [encodeIndex(this.index)]);
-        this.writeBlock(BlockType.TRAILER, [encodeTrailer({ indexOffset, chunkCount: this.index.length })]);
+        this.writeBlock(BlockType.TRAILER, [encodeTrailer({ indexOffset, statsOffset, chunkCount: this.index.length })]);
         fsyncSync(this.fd);
       }
     } catch (err) {
