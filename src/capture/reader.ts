@@ -214,20 +214,34 @@ async function readPreamble(file: CaptureFile, problems: Problem[]): Promise<Pre
   return { header, schema, tables, otherTables, stats, end, endOrdinal };
 }
 
+/**
+ * Resolved schemas by their JSON text: captures written by the same kcap embed the same schema,
+ * and resolving one costs milliseconds, which adds up when many captures (or cuts) are opened.
+ */
+const schemaCache = new Map<string, ResolvedSchema>();
+const SCHEMA_CACHE_SIZE = 8;
+
 function decodeSchema(payload: Buffer): ResolvedSchema {
   if (payload.length > LIMITS.maxSchema) throw new CaptureError('limit', `SCHEMA of ${payload.length} bytes exceeds ${LIMITS.maxSchema}`);
+  const text = payload.toString('utf8');
+  const cached = schemaCache.get(text);
+  if (cached) return cached;
   let json: unknown;
   try {
-    json = JSON.parse(payload.toString('utf8'));
+    json = JSON.parse(text);
   } catch (err) {
     throw asCaptureError(err, 'schema', 'SCHEMA is not JSON');
   }
+  let schema: ResolvedSchema;
   try {
-    return resolveSchema(json);
+    schema = resolveSchema(json);
   } catch (err) {
     if (err instanceof SchemaError) throw new CaptureError('schema', `embedded schema: ${err.message}`);
     throw err;
   }
+  if (schemaCache.size >= SCHEMA_CACHE_SIZE) schemaCache.delete(schemaCache.keys().next().value!);
+  schemaCache.set(text, schema);
+  return schema;
 }
 
 function addTable(tables: Tables, other: Map<string, number>, payload: Buffer, ref: BlockRef, problems: Problem[]): void {

@@ -70,3 +70,23 @@ export function splitRecords(bytes: Uint8Array): Uint8Array[] {
 }
 
 export const emptyTables: Tables = { threads: [], fds: [], containers: [], users: [], groups: [], interfaces: [] };
+
+/** Block boundaries of a well-formed capture, read straight from the framing (for expectations). */
+export interface BlockSpan {
+  readonly offset: number;
+  readonly type: number;
+  readonly end: number;
+}
+
+export function blockLayout(bytes: Uint8Array): BlockSpan[] {
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const out: BlockSpan[] = [];
+  for (let off = 16; off < bytes.length;) {
+    const end = off + 20 + view.getUint32(off + 8, true);
+    out.push({ offset: off, type: view.getUint16(off + 4, true), end });
+    off = end;
+  }
+  return out;
+}
+
+export const BLOCK = { HEADER: 1, SCHEMA: 2, TABLE: 3, EVENTS: 4, STATS: 5, INDEX: 6, TRAILER: 7 } as const;
