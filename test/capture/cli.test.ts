@@ -59,7 +59,7 @@ describe('kcap info and verify', () => {
     writeFileSync(bad, flipped);
     const v = kcap('verify', bad);
     expect(v.code).toBe(2);
-    expect(v.out).toMatch(new RegExp(`block 3, offset ${chunk.offset}: EVENTS: EVENTS block payload checksum mismatch`));
+    expect(v.out).toMatch(new RegExp(`block 3, offset ${chunk.offset}: EVENTS block payload checksum mismatch`));
     const j = JSON.parse(kcap('verify', '--json', bad).out) as { status: string; problems: Array<{ block: number; offset: number }> };
     expect(j.status).toBe('recoverable');
     expect(j.problems[0]).toMatchObject({ block: 3, offset: chunk.offset });
