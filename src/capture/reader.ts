@@ -79,6 +79,11 @@ export class CaptureReader implements EventSource {
   get otherTables(): ReadonlyMap<string, number> { return this.preamble.otherTables; }
   /** Damage found so far: at open, and by chunks() when it skipped a chunk. */
   get problems(): readonly Problem[] { return this.problemList; }
+  /**
+   * What opening (and reading so far) found: intact, or recoverable with `problems` saying what
+   * was lost. Checks only what was read; verifyCapture checks every block.
+   */
+  get status(): 'intact' | 'recoverable' { return this.indexed && this.problemList.length === 0 ? 'intact' : 'recoverable'; }
 
   /** Chunks in file order; with a range, only chunks overlapping it, trimmed to records inside it. */
   async *chunks(range: TimeRange = {}): AsyncGenerator<RawChunk> {
