@@ -79,6 +79,10 @@ export class CaptureFile {
     return bytes.subarray(0, Math.min(n, bytes.length));
   }
 
+  async close(): Promise<void> {
+    await this.fh.close();
+  }
+
   private async readDirect(offset: number, n: number): Promise<Buffer> {
     const buf = Buffer.allocUnsafe(n);
     let done = 0;

@@ -53,7 +53,6 @@ export class CaptureReader implements EventSource {
   /** @internal Use openCapture. */
   constructor(
     private readonly file: CaptureFile,
-    private readonly fh: FileHandle,
     readonly format: FileHeader,
     private readonly preamble: Preamble,
     /** Chunks in file order, from the INDEX or from scanning. */
@@ -141,7 +140,7 @@ export class CaptureReader implements EventSource {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    await this.fh.close();
+    await this.file.close();
   }
 }
 
@@ -167,7 +166,7 @@ export async function openCapture(path: string, opts: OpenOptions = {}): Promise
     const scanned = fromTrailer ? undefined : await scanChunks(file, preamble, problems);
     const index = fromTrailer?.index ?? scanned!.index;
     const stats = fromTrailer?.stats ?? scanned?.stats ?? preamble.stats;
-    return new CaptureReader(file, fh, format, preamble, index, fromTrailer !== undefined, stats, problems, opts.onDamage ?? 'skip');
+    return new CaptureReader(file, format, preamble, index, fromTrailer !== undefined, stats, problems, opts.onDamage ?? 'skip');
   } catch (err) {
     await fh.close();
     throw asCaptureError(err, 'corrupt', 'unreadable');
