@@ -1,7 +1,7 @@
 /*
  * The kcap BPF programs. Syscalls: one shared enter program stashes the arguments per thread,
  * and one exit program per event (attached to syscalls/sys_exit_<name> tracepoints) emits the
- * completed call as a schema record. Processes and TCP: raw tracepoints, reading kernel structs
+ * completed call as a schema record (enter programs exist per argument count). Processes and TCP: raw tracepoints, reading kernel structs
  * through offsets from BTF. Which program attaches where is decided in src/record/bpf/attach.ts.
  *
  * Above each field the schema name it fills, so review is a line-by-line comparison with
@@ -17,7 +17,9 @@ char LICENSE[] SEC("license") = "GPL";
 
 /* ---- syscall enter ---- */
 
-INLINE struct stash *stash_put(const struct sys_enter_ctx *ctx)
+/* Copies the first nargs arguments: a program may not read past the end of the tracepoint's
+ * record (the kernel refuses to attach it), so there is one enter program per argument count. */
+INLINE struct stash *stash_put(const struct sys_enter_ctx *ctx, int nargs)
 {
 	struct kcap_config *cfg = config();
 	if (!cfg || !traced(cfg, bpf_get_current_pid_tgid() >> 32))
@@ -26,25 +28,34 @@ INLINE struct stash *stash_put(const struct sys_enter_ctx *ctx)
 	struct stash s = {};
 	s.ts = bpf_ktime_get_boot_ns();
 	s.nr = ctx->nr;
+#pragma unroll
 	for (int i = 0; i < 6; i++)
-		s.args[i] = ctx->args[i];
+		if (i < nargs)
+			s.args[i] = ctx->args[i];
 	if (bpf_map_update_elem(&kcap_stash, &tid, &s, BPF_ANY))
 		return 0;
 	return bpf_map_lookup_elem(&kcap_stash, &tid);
 }
 
-SEC("tracepoint/sys_enter")
-int kcap_sys_enter(struct sys_enter_ctx *ctx)
-{
-	stash_put(ctx);
-	return 0;
-}
+#define SYS_ENTER(n)                                            \
+	SEC("tracepoint/sys_enter_" #n)                         \
+	int kcap_sys_enter##n(struct sys_enter_ctx *ctx)        \
+	{                                                       \
+		stash_put(ctx, n);                              \
+		return 0;                                       \
+	}
+SYS_ENTER(1)
+SYS_ENTER(2)
+SYS_ENTER(3)
+SYS_ENTER(4)
+SYS_ENTER(5)
+SYS_ENTER(6)
 
 /* close must read the fd's socket before the fd is gone. */
 SEC("tracepoint/sys_enter_close")
 int kcap_sys_enter_close(struct sys_enter_ctx *ctx)
 {
-	struct stash *s = stash_put(ctx);
+	struct stash *s = stash_put(ctx, 1);
 	struct kcap_config *cfg = config();
 	if (s && cfg)
 		fd_tuple(&cfg->off, (__s32)ctx->args[0], &s->t);
@@ -101,7 +112,7 @@ INLINE int iov_io(struct sys_exit_ctx *ctx, __u16 type)
 		return 0;
 	io_fixed(&r, ctx, (__s32)r.s->args[0], 0);
 	/* data */
-	add_iov(&r, 0, r.s->args[1], r.s->args[2], snaplen(r.cfg, ctx->ret));
+	add_iov(&r, 0, r.s->args[1], r.s->args[2], snaplen(r.cfg, ctx->ret), IOV_MAX_READ);
 	rec_submit(&r);
 	return 0;
 }
@@ -151,9 +162,9 @@ struct umsghdr {
 #define MMSGHDR_SIZE 64 /* struct mmsghdr: msghdr + unsigned msg_len, padded */
 
 /* Vars data (iovecs, at most `limit` bytes) and addr (msg_name) of one msghdr. */
-INLINE void add_msg(struct rec *r, const struct umsghdr *m, __u64 limit)
+INLINE void add_msg(struct rec *r, const struct umsghdr *m, __u64 limit, int max_iov)
 {
-	add_iov(r, 0, m->iov, m->iovlen, limit);
+	add_iov(r, 0, m->iov, m->iovlen, limit, max_iov);
 	add_sockaddr(r, 1, m->name, m->namelen);
 }
 
@@ -168,7 +179,7 @@ INLINE int msg_io(struct sys_exit_ctx *ctx, __u16 type)
 	if (ctx->ret >= 0)
 		bpf_probe_read_user(&m, sizeof(m), (const void *)r.s->args[1]);
 	/* data, addr */
-	add_msg(&r, &m, snaplen(r.cfg, ctx->ret));
+	add_msg(&r, &m, snaplen(r.cfg, ctx->ret), IOV_MAX_READ);
 	rec_submit(&r);
 	return 0;
 }
@@ -180,7 +191,8 @@ SEC("tracepoint/sys_exit_recvmsg")
 int kcap_exit_recvmsg(struct sys_exit_ctx *ctx) { return msg_io(ctx, KCAP_EVT_RECVMSG); }
 
 /* sendmmsg, recvmmsg: (fd, msgvec, vlen, flags[, timeout]); one record per message transferred
- * (the first MMSG_MAX), or one record with the error. */
+ * (the first MMSG_MAX, payload from each message's first MMSG_IOV_MAX iovecs), or one record
+ * with the error. */
 INLINE int mmsg_io(struct sys_exit_ctx *ctx, __u16 type)
 {
 	struct rec r;
@@ -204,7 +216,7 @@ INLINE int mmsg_io(struct sys_exit_ctx *ctx, __u16 type)
 		e->msg_index = i;
 		r.pos = first_var;
 		/* data, addr */
-		add_msg(&r, &mm.m, snaplen(r.cfg, count ? mm.len : 0));
+		add_msg(&r, &mm.m, snaplen(r.cfg, count ? mm.len : 0), MMSG_IOV_MAX);
 		rec_submit(&r);
 	}
 	return 0;

@@ -21,6 +21,7 @@
 #define SOCKADDR_MAX 128 /* sizeof(struct sockaddr_storage) */
 #define IOV_MAX_READ 16  /* iovecs followed per call; payload beyond them is not kept */
 #define MMSG_MAX 16      /* messages reported per sendmmsg/recvmmsg call */
+#define MMSG_IOV_MAX 1   /* iovecs followed per message of sendmmsg/recvmmsg (verifier budget) */
 #define PATH_MAX_READ 4096
 
 /* Offsets and lengths into scratch are masked with VAR_MASK so the verifier can bound every
@@ -28,6 +29,14 @@
 #define VAR_MASK 0x1ffff
 #define SCRATCH_SIZE 0x40000
 _Static_assert(KCAP_SNAP_MAX + 256 + SOCKADDR_MAX < VAR_MASK, "snaplen fits the var mask");
+
+/* v & VAR_MASK, done in asm so the compiler cannot drop the mask when it can prove it redundant
+ * (the verifier tracks registers, not the compiler's knowledge). */
+INLINE __u64 bounded(__u64 v)
+{
+	asm volatile("%[v] &= 0x1ffff" : [v] "+r"(v));
+	return v;
+}
 
 /* Same layout as the schema's "tuple" fieldset. */
 struct kcap_tuple {
@@ -225,18 +234,19 @@ INLINE void add_user(struct rec *r, __u32 idx, __u64 src, __u64 n)
 {
 	__u32 got = 0;
 	if (src && n) {
-		n &= VAR_MASK;
-		if (bpf_probe_read_user(r->buf + (r->pos & VAR_MASK), n, (const void *)src) == 0)
+		n = bounded(n);
+		if (bpf_probe_read_user(r->buf + bounded(r->pos), n, (const void *)src) == 0)
 			got = n;
 	}
 	rec_len(r, idx, got);
 }
 
-/* Appends up to `limit` bytes gathered from a user iovec array as var idx. */
-INLINE void add_iov(struct rec *r, __u32 idx, __u64 iov, __u64 cnt, __u64 limit)
+/* Appends up to `limit` bytes gathered from the first max_iov entries of a user iovec array as
+ * var idx (max_iov is a constant: it bounds the verifier's work). */
+INLINE void add_iov(struct rec *r, __u32 idx, __u64 iov, __u64 cnt, __u64 limit, int max_iov)
 {
 	__u32 done = 0;
-	for (int i = 0; i < IOV_MAX_READ; i++) {
+	for (int i = 0; i < max_iov; i++) {
 		struct { __u64 base; __u64 len; } v;
 		if (i >= cnt || done >= limit)
 			break;
@@ -245,8 +255,8 @@ INLINE void add_iov(struct rec *r, __u32 idx, __u64 iov, __u64 cnt, __u64 limit)
 		__u64 n = v.len;
 		if (n > limit - done)
 			n = limit - done;
-		n &= VAR_MASK;
-		if (n && bpf_probe_read_user(r->buf + ((r->pos + done) & VAR_MASK), n, (const void *)v.base))
+		n = bounded(n);
+		if (n && bpf_probe_read_user(r->buf + bounded(r->pos + done), n, (const void *)v.base))
 			break;
 		done += n;
 	}
@@ -258,11 +268,11 @@ INLINE void add_str(struct rec *r, __u32 idx, __u64 src, __u32 max, int user)
 {
 	long n = 0;
 	if (src) {
-		__u8 *dst = r->buf + (r->pos & VAR_MASK);
+		__u8 *dst = r->buf + bounded(r->pos);
 		n = user ? bpf_probe_read_user_str(dst, max, (const void *)src)
 			 : bpf_probe_read_kernel_str(dst, max, (const void *)src);
 	}
-	rec_len(r, idx, n > 0 ? (__u32)(n - 1) & VAR_MASK : 0);
+	rec_len(r, idx, n > 0 ? (__u32)(n - 1) : 0);
 }
 
 /* Appends a user sockaddr of addrlen bytes (capped at sockaddr_storage) as var idx. */
@@ -304,7 +314,7 @@ INLINE void count_lost(void)
  * record costs more than the tracing itself); past wakeup_bytes pending it is woken explicitly. */
 INLINE void rec_submit(struct rec *r)
 {
-	__u32 len = r->pos & (SCRATCH_SIZE - 1);
+	__u32 len = bounded(r->pos);
 	((struct kcap_hdr *)r->buf)->len = len;
 	__u64 pending = bpf_ringbuf_query(&kcap_ring, BPF_RB_AVAIL_DATA);
 	__u64 flags = pending >= r->cfg->wakeup_bytes ? BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP;
