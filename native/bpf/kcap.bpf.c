@@ -546,13 +546,22 @@ int kcap_exit(struct bpf_raw_tracepoint_args *ctx)
 
 /* ---- TCP (raw tracepoints, first argument the struct sock). They describe sockets, not
  * processes, and often run in softirq on behalf of nobody in particular, so the process filter
- * does not apply, except to the per-segment tcp_probe, which is filtered like syscalls. ---- */
+ * does not apply (but the recorder's own sockets stay out), except to the per-segment tcp_probe,
+ * which is filtered like syscalls. ---- */
+
+INLINE struct kcap_config *tcp_config(void)
+{
+	struct kcap_config *cfg = config();
+	if (!cfg || bpf_get_current_pid_tgid() >> 32 == cfg->self_pid)
+		return 0;
+	return cfg;
+}
 
 _Static_assert(__builtin_offsetof(struct kcap_evt_tcp_retransmit, ino) == 24, "tuple after header");
 
 INLINE int tcp_state_event(struct bpf_raw_tracepoint_args *ctx, __u16 type)
 {
-	struct kcap_config *cfg = config();
+	struct kcap_config *cfg = tcp_config();
 	struct rec r;
 	if (!cfg || !rec_begin(&r, cfg, type, sizeof(struct kcap_evt_tcp_retransmit), 0))
 		return 0;
@@ -583,7 +592,7 @@ int kcap_tcp_receive_reset(struct bpf_raw_tracepoint_args *ctx) { return tcp_sta
 SEC("raw_tracepoint/inet_sock_set_state")
 int kcap_sock_set_state(struct bpf_raw_tracepoint_args *ctx)
 {
-	struct kcap_config *cfg = config();
+	struct kcap_config *cfg = tcp_config();
 	struct rec r;
 	if (!cfg || !rec_begin(&r, cfg, KCAP_EVT_SOCK_SET_STATE, sizeof(struct kcap_evt_sock_set_state), 0))
 		return 0;
