@@ -3,8 +3,8 @@
 // so JavaScript never runs per event. Everything the kernel refuses becomes a JS Error carrying
 // errno, its name (code) and the failing operation (syscall); nothing here aborts the process.
 //
-// Attachments and maps are file descriptors: closing them (close(), garbage collection, or the
-// kernel when the process dies of any signal) detaches every program.
+// Attachments and maps are file descriptors: closing them (close(), or the kernel when the process
+// exits or dies of any signal) detaches every program.
 #include <napi.h>
 
 #include <linux/bpf.h>
@@ -13,6 +13,7 @@
 
 #include <map>
 #include <memory>
+#include <thread>
 
 #include "bpf_sys.h"
 #include "elf_object.h"
@@ -44,6 +45,22 @@ auto guarded(Napi::Env env, F&& fn) -> decltype(fn()) {
     err.ThrowAsJavaScriptException();
   }
   return decltype(fn())();
+}
+
+// Closes attachment fds off the JS thread, in parallel: each detach of a tracepoint waits for an
+// RCU grace period in the kernel (tens of ms, 2 s for all of them even in parallel). Callers stop
+// the programs from emitting first (config filter "off"), so nothing is recorded meanwhile.
+void close_in_background(std::vector<Fd> links, std::map<std::string, Fd> progs, std::vector<Fd> maps) {
+  std::vector<int> link_fds;
+  for (auto& fd : links) link_fds.push_back(fd.release());
+  auto owned = std::make_shared<std::pair<std::map<std::string, Fd>, std::vector<Fd>>>(std::move(progs), std::move(maps));
+  std::thread([link_fds, owned] {
+    std::vector<std::thread> closers;
+    for (int f : link_fds) closers.emplace_back([f] { Fd closing(f); });
+    for (auto& t : closers) t.join();
+    owned->first.clear();  // programs, then the maps they used
+    owned->second.clear();
+  }).detach();
 }
 
 bool is_percpu(uint32_t type) {
@@ -176,10 +193,12 @@ class ProbeSet : public Napi::ObjectWrap<ProbeSet> {
     return Napi::Number::New(info.Env(), ring_ ? static_cast<double>(ring_->pending()) : 0);
   }
 
-  // close(): detaches every program and frees every map. Idempotent.
+  // close(): detaches every program and frees every map (in the background, see
+  // close_in_background). Idempotent.
   Napi::Value Close(const Napi::CallbackInfo& info) {
-    links_.clear();
     ring_.reset();
+    close_in_background(std::move(links_), std::move(progs_), std::move(maps_));
+    links_.clear();
     progs_.clear();
     maps_.clear();
     map_index_.clear();

@@ -552,7 +552,7 @@ int kcap_exit(struct bpf_raw_tracepoint_args *ctx)
 INLINE struct kcap_config *tcp_config(void)
 {
 	struct kcap_config *cfg = config();
-	if (!cfg || bpf_get_current_pid_tgid() >> 32 == cfg->self_pid)
+	if (!cfg || bpf_get_current_pid_tgid() >> 32 == cfg->self_pid || cfg->filter_mode == KCAP_FILTER_OFF)
 		return 0;
 	return cfg;
 }

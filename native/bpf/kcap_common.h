@@ -104,7 +104,7 @@ INLINE struct kcap_config *config(void)
 
 INLINE int traced(const struct kcap_config *cfg, __u32 tgid)
 {
-	if (tgid == cfg->self_pid)
+	if (tgid == cfg->self_pid || cfg->filter_mode == KCAP_FILTER_OFF)
 		return 0;
 	if (cfg->filter_mode == KCAP_FILTER_PIDS)
 		return bpf_map_lookup_elem(&kcap_pids, &tgid) != 0;

@@ -59,6 +59,7 @@ enum kcap_filter_mode {
 	KCAP_FILTER_ALL = 0,  /* every process but the recorder */
 	KCAP_FILTER_PIDS = 1, /* tgids in the kcap_pids map */
 	KCAP_FILTER_COMM = 2, /* processes whose comm equals config.comm */
+	KCAP_FILTER_OFF = 3,  /* nothing: set while the programs are being detached */
 };
 
 /* Byte layout mirrored by encodeConfig() in src/record/bpf/config.ts. */

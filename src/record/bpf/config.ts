@@ -27,6 +27,8 @@ export enum FilterMode {
   All = 0,
   Pids = 1,
   Comm = 2,
+  /** Nothing is recorded (while detaching). */
+  Off = 3,
 }
 
 export interface ProgramConfig {

@@ -10,8 +10,9 @@
  *
  * The programs never wake the consumer per record (that would cost more than tracing itself), so
  * callers poll drain() every few milliseconds; the ring is sized to ride out pauses of the event
- * loop. Programs are detached by close(), at process exit, and by the kernel if the process dies
- * any other way (every attachment is a file descriptor).
+ * loop. close() stops all recording at once and detaches the programs (the kernel finishes that in
+ * the background, in about two seconds); the same happens at process exit, and the kernel detaches
+ * them if the process dies any other way (every attachment is a file descriptor).
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { readKernelBtf, type KernelBtf } from '../btf.js';
@@ -149,17 +150,27 @@ function attachAll(set: NativeProbeSet, tracefs: string): { attached: number; sk
   return { attached, skipped };
 }
 
-const openSets = new Set<NativeProbeSet>();
+/** Stops every program from emitting at once (filter "off"), then detaches them; the addon
+ * finishes detaching in the background because the kernel takes seconds to unregister tracepoints. */
+function stopAndClose(set: NativeProbeSet, offConfig: Buffer): void {
+  try {
+    set.mapUpdate('kcap_cfg', u32(0), offConfig);
+  } finally {
+    set.close();
+  }
+}
+
+const openSets = new Map<NativeProbeSet, Buffer>();
 let exitHookInstalled = false;
 
-/** Detach at exit even when the caller forgets close(); the kernel would do it too, but only once
- * the process is fully gone. */
-function trackForExit(set: NativeProbeSet): void {
-  openSets.add(set);
+/** Stop recording at exit even when the caller forgets close(); the kernel would detach too, but
+ * only once the process is fully gone. */
+function trackForExit(set: NativeProbeSet, offConfig: Buffer): void {
+  openSets.set(set, offConfig);
   if (exitHookInstalled) return;
   exitHookInstalled = true;
   process.once('exit', () => {
-    for (const s of openSets) s.close();
+    for (const [s, off] of openSets) stopAndClose(s, off);
     openSets.clear();
   });
 }
@@ -173,7 +184,7 @@ export function openProbes(options: ProbeOptions = {}): Probes {
   const offsets = resolveOffsets(btf);
   const snaplen = options.snaplen ?? DEFAULT_SNAPLEN;
   const ringBytes = options.ringBytes ?? DEFAULT_RING_BYTES;
-  const config = encodeConfig({
+  const programConfig = {
     snaplen,
     selfPid: options.selfPid ?? process.pid,
     filter: filterMode(options),
@@ -181,7 +192,9 @@ export function openProbes(options: ProbeOptions = {}): Probes {
     wakeupBytes: options.wakeupBytes ?? ringBytes / 2,
     comm: options.comm ?? '',
     argsMax: options.argsMax ?? ARGS_MAX,
-  }, offsets);
+  };
+  const config = encodeConfig(programConfig, offsets);
+  const offConfig = encodeConfig({ ...programConfig, filter: FilterMode.Off }, offsets);
   const cpus = possibleCpus();
   const set = wrapNative('loading the kcap BPF object', () =>
     new addon.ProbeSet(readFileSync(BPF_OBJECT), { kcap_ring: ringBytes, kcap_scratch: cpus }, cpus));
@@ -192,7 +205,7 @@ export function openProbes(options: ProbeOptions = {}): Probes {
   const close = (): void => {
     if (closed) return;
     closed = true;
-    set.close();
+    stopAndClose(set, offConfig);
     openSets.delete(set);
   };
 
@@ -206,7 +219,7 @@ export function openProbes(options: ProbeOptions = {}): Probes {
     close();
     throw err;
   }
-  trackForExit(set);
+  trackForExit(set, offConfig);
 
   const lostPerCpu = (): number[] => {
     if (closed) return new Array<number>(cpus).fill(0);
