@@ -5,6 +5,8 @@
  */
 import { Command, CommanderError } from 'commander';
 import { UserError } from './errors.js';
+import { registerInfo } from './info.js';
+import { registerVerify } from './verify.js';
 
 const program = new Command('kcap')
   .description('Replayable capture toolkit for Linux hosts: record with eBPF, analyze anywhere')
@@ -13,6 +15,8 @@ const program = new Command('kcap')
   .exitOverride();
 
 // Commands register here, one line each.
+registerInfo(program);
+registerVerify(program);
 
 async function main(argv: string[]): Promise<void> {
   try {
