@@ -6,6 +6,7 @@
 import { Command, CommanderError } from 'commander';
 import { UserError } from './errors.js';
 import { registerInfo } from './info.js';
+import { registerRecord } from './record.js';
 import { registerVerify } from './verify.js';
 
 const program = new Command('kcap')
@@ -17,6 +18,7 @@ const program = new Command('kcap')
 // Commands register here, one line each.
 registerInfo(program);
 registerVerify(program);
+registerRecord(program);
 
 async function main(argv: string[]): Promise<void> {
   try {

@@ -1,7 +1,7 @@
 /**
  * `kcap record`: options, validation and the status line; the work is in src/record/recorder.ts.
  */
-import { Command, InvalidArgumentError, Option } from 'commander';
+import { InvalidArgumentError, Option, type Command } from 'commander';
 import { RecordError, record, type RecordStatus } from '../record/recorder.js';
 import { UserError } from './errors.js';
 
@@ -41,7 +41,8 @@ function stopOnSignals(): Promise<void> {
   });
 }
 
-export const recordCommand = new Command('record')
+export function registerRecord(program: Command): void {
+  program.command('record')
   .description('record raw kernel events and host tables into a capture file (root)')
   .requiredOption('-o, --output <file>', 'capture file to write (created mode 0600)')
   .option('-d, --duration <time>', 'stop after this long (e.g. 10s, 2m)', parseDuration)
@@ -68,3 +69,4 @@ export const recordCommand = new Command('record')
       throw e;
     }
   });
+}
