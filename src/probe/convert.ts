@@ -51,7 +51,7 @@ export class Converter {
 
   constructor(schema: ResolvedSchema, state: ReplayState, clock: ClockAnchor, opts: ConvertOptions = {}) {
     this.state = state;
-    this.event = new KEvent(clock, state);
+    this.event = new KEvent(schema, clock, state);
     this.layouts = buildLayouts(schema);
     this.headerSize = schema.headerSize;
     this.keepAll = opts.keepAll ?? false;

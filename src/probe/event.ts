@@ -11,6 +11,7 @@
  */
 import { bootToUtcNs, type ClockAnchor } from '../capture/source.js';
 import type { ContainerRow } from '../capture/tables.js';
+import type { ResolvedSchema } from '../schema/schema.js';
 import type { EventLayout } from './layout.js';
 import { parseSockaddr, type SockAddr } from './net.js';
 import type { FdInfo, ReplayState, ThreadInfo } from './state.js';
@@ -51,7 +52,7 @@ export class KEvent {
   /** @internal */
   addrLen = 0;
 
-  constructor(readonly clock: ClockAnchor, readonly state: ReplayState) {}
+  constructor(readonly schema: ResolvedSchema, readonly clock: ClockAnchor, readonly state: ReplayState) {}
 
   get type(): number {
     return this.layout.event.id;

@@ -58,7 +58,10 @@ export class FdInfo {
 
   private computeName(): string {
     if (this.family !== AF_INET && this.family !== AF_INET6) return this.path;
+    if (this.laddr === '' && this.lport === 0 && this.rport === 0) return '';
     const local = endpointText(this.laddr, this.lport);
+    // Not connected (a listener, an unconnected datagram socket): only the local end means anything.
+    if (this.rport === 0) return local;
     const remote = endpointText(this.raddr, this.rport);
     return this.role === 'server' ? `${remote}->${local}` : `${local}->${remote}`;
   }
