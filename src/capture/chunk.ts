@@ -1,0 +1,89 @@
+/**
+ * Event chunks: runs of whole raw records, zstd-compressed as one frame. Records frame themselves
+ * by their leading u32 length, so a chunk needs no per-record index; this module walks that
+ * framing (refusing anything that is not whole records) and compresses/decompresses with a size
+ * known in advance, so decompression allocates exactly the declared (and capped) raw length.
+ */
+import { Compressor } from 'zstd-napi';
+import binding from 'zstd-napi/binding.js';
+import { CaptureError, asCaptureError } from './errors.js';
+import { MIN_RECORD_SIZE } from './format.js';
+
+/** Length of the record at `off`, or why the bytes there are not a whole record. */
+export function recordLengthAt(bytes: Uint8Array, off: number): number | string {
+  if (off + 4 > bytes.length) return `record length truncated at byte ${off}`;
+  const len = (bytes[off]! | (bytes[off + 1]! << 8) | (bytes[off + 2]! << 16) | (bytes[off + 3]! << 24)) >>> 0;
+  if (len < MIN_RECORD_SIZE) return `record at byte ${off} declares ${len} bytes, less than the ${MIN_RECORD_SIZE}-byte header`;
+  if (off + len > bytes.length) return `record at byte ${off} declares ${len} bytes, only ${bytes.length - off} remain`;
+  return len;
+}
+
+/** Timestamp (header ts, boot ns) of the record at `off`; the record must be whole. */
+export function recordTs(view: DataView, off: number): bigint {
+  return view.getBigUint64(off + 8, true);
+}
+
+/** Counts the records of a decompressed chunk, throwing a CaptureError if the framing breaks. */
+export function countRecords(raw: Uint8Array): number {
+  let count = 0;
+  for (let off = 0; off < raw.length; count++) {
+    const len = recordLengthAt(raw, off);
+    if (typeof len === 'string') throw new CaptureError('corrupt', `chunk framing broken: ${len}`);
+    off += len;
+  }
+  return count;
+}
+
+/** Copies the records whose ts lies in [fromNs, toNs] into a new buffer. */
+export function recordsInRange(raw: Uint8Array, fromNs: bigint, toNs: bigint): { records: Uint8Array; count: number } {
+  const view = new DataView(raw.buffer, raw.byteOffset, raw.byteLength);
+  const keep: Array<[number, number]> = [];
+  let size = 0;
+  for (let off = 0; off < raw.length;) {
+    const len = recordLengthAt(raw, off) as number;
+    const ts = recordTs(view, off);
+    if (ts >= fromNs && ts <= toNs) {
+      keep.push([off, len]);
+      size += len;
+    }
+    off += len;
+  }
+  const out = new Uint8Array(size);
+  let at = 0;
+  for (const [off, len] of keep) {
+    out.set(raw.subarray(off, off + len), at);
+    at += len;
+  }
+  return { records: out, count: keep.length };
+}
+
+/** One compressor per writer: it keeps its zstd context between chunks. */
+export class ChunkCompressor {
+  private readonly zstd = new Compressor();
+
+  constructor(level: number) {
+    this.zstd.setParameters({ compressionLevel: level });
+  }
+
+  compress(raw: Uint8Array): Buffer {
+    return this.zstd.compress(raw);
+  }
+}
+
+/** One decompression context per reader. */
+export class ChunkDecompressor {
+  private readonly dctx = new binding.DCtx();
+
+  /** Decompresses into exactly `rawLength` bytes; anything else is corruption. */
+  decompress(frame: Uint8Array, rawLength: number): Buffer {
+    const out = Buffer.allocUnsafe(rawLength);
+    let n: number;
+    try {
+      n = this.dctx.decompress(out, frame);
+    } catch (err) {
+      throw asCaptureError(err, 'corrupt', 'chunk does not decompress');
+    }
+    if (n !== rawLength) throw new CaptureError('corrupt', `chunk decompressed to ${n} bytes, meta says ${rawLength}`);
+    return out;
+  }
+}
