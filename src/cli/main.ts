@@ -5,6 +5,8 @@
  */
 import { Command, CommanderError } from 'commander';
 import { UserError } from './errors.js';
+import { registerFields } from './fields.js';
+import { registerPrint } from './print.js';
 
 const program = new Command('kcap')
   .description('Replayable capture toolkit for Linux hosts: record with eBPF, analyze anywhere')
@@ -13,6 +15,8 @@ const program = new Command('kcap')
   .exitOverride();
 
 // Commands register here, one line each.
+registerPrint(program);
+registerFields(program);
 
 async function main(argv: string[]): Promise<void> {
   try {
