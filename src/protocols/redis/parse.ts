@@ -70,6 +70,10 @@ export class RespFramer implements Framer<RespFrame> {
       } else if (BLOB.has(t) && (!this.commandsOnly || t === '$')) {
         const len = parseDecimal(buf, pos + 1, eol);
         if (len < 0 && !matchAscii(buf, pos + 1, '-1\r')) return invalid('bad RESP length');
+        // Text the summary keeps must be whole, so that where the stream was cut never matters.
+        if (this.wantsText() && buf.length < eol + 2 + Math.min(Math.max(len, 0), MAX_WORD)) {
+          return pos > 0 ? { kind: 'partial', consumed: pos } : NEED;
+        }
         end = len < 0 ? eol + 2 : eol + 2 + len + 2;
         this.scalar(t, buf, eol + 2, Math.min(eol + 2 + Math.max(len, 0), buf.length));
       } else if (AGGREGATE.has(t) && (!this.commandsOnly || t === '*')) {
@@ -106,14 +110,19 @@ export class RespFramer implements Framer<RespFrame> {
     }
   }
 
+  /** Whether the next scalar's text goes into the summary (see `scalar`). */
+  private wantsText(): boolean {
+    return this.stack.length === 0 || (this.stack.length === 1 && this.words.length < 2);
+  }
+
   /** Record a scalar's text where the frame summary wants it. */
   private scalar(t: string, buf: Uint8Array, start: number, end: number): void {
     const depth = this.stack.length;
     if (depth === 0) {
       this.type = t;
       this.words.push(text(buf, start, Math.min(end, start + MAX_WORD)));
-      if (t === '-' || t === '!') this.error = text(buf, start, end);
-    } else if (depth === 1 && this.words.length < 2) {
+      if (t === '-' || t === '!') this.error = text(buf, start, Math.min(end, start + MAX_WORD));
+    } else if (this.wantsText()) {
       this.words.push(text(buf, start, Math.min(end, start + MAX_WORD)));
     }
   }
