@@ -5,6 +5,7 @@
  */
 import { Command, CommanderError } from 'commander';
 import { UserError } from './errors.js';
+import { registerAnalyze } from './analyze.js';
 import { registerFields } from './fields.js';
 import { registerPrint } from './print.js';
 
@@ -17,6 +18,7 @@ const program = new Command('kcap')
 // Commands register here, one line each.
 registerPrint(program);
 registerFields(program);
+registerAnalyze(program);
 
 async function main(argv: string[]): Promise<void> {
   try {
