@@ -1,0 +1,187 @@
+/**
+ * Aggregation of request records into what the report shows: per server endpoint and operation,
+ * the service map (who talks to whom), and the slowest requests. Every list comes out sorted by
+ * explicit keys and percentiles use the nearest-rank method on exact latencies, so the same
+ * records always give the same numbers.
+ */
+import { endpointText } from '../probe/net.js';
+import type { Peer, RequestRecord } from './connections.js';
+
+export interface LatencySummary {
+  readonly count: number;
+  readonly errors: number;
+  /** Requests that got no response (connection ended or bytes lost first). */
+  readonly noResponse: number;
+  readonly p50Ns: number;
+  readonly p90Ns: number;
+  readonly p99Ns: number;
+  readonly maxNs: number;
+  readonly reqBytes: number;
+  readonly respBytes: number;
+}
+
+export interface EndpointOperation extends LatencySummary {
+  readonly protocol: string;
+  readonly server: string;
+  readonly serverProcess: string;
+  readonly operation: string;
+  readonly resource: string;
+  /** Status values and how often each was seen, sorted by status. */
+  readonly statuses: readonly { readonly status: string; readonly count: number }[];
+}
+
+export interface ServiceEdge extends LatencySummary {
+  readonly client: string;
+  readonly server: string;
+  readonly serverProcess: string;
+  readonly protocol: string;
+}
+
+/** Nearest-rank percentile of ascending-sorted values. */
+export function percentile(sorted: Float64Array, p: number): number {
+  if (sorted.length === 0) return 0;
+  const rank = Math.max(1, Math.ceil((p / 100) * sorted.length));
+  return sorted[rank - 1]!;
+}
+
+/** Whether the record counts as an error in the protocol's terms. */
+export function isError(r: RequestRecord): boolean {
+  if (r.error !== '') return true;
+  if (r.protocol === 'http1') return Number(r.status) >= 500;
+  if (r.protocol === 'dns') return r.status !== '' && r.status !== 'NOERROR';
+  return r.status === 'error';
+}
+
+/** Collects latencies and counters for one group of records. */
+class Bucket {
+  private lat = new Float64Array(16);
+  count = 0;
+  errors = 0;
+  noResponse = 0;
+  reqBytes = 0;
+  respBytes = 0;
+  readonly statuses = new Map<string, number>();
+
+  add(r: RequestRecord): void {
+    if (this.count === this.lat.length) {
+      const grown = new Float64Array(this.lat.length * 2);
+      grown.set(this.lat);
+      this.lat = grown;
+    }
+    this.lat[this.count++] = Number(r.latencyNs);
+    if (isError(r)) this.errors++;
+    if (r.reply === 'missing') this.noResponse++;
+    this.reqBytes += r.reqBytes;
+    this.respBytes += r.respBytes;
+    this.statuses.set(r.status, (this.statuses.get(r.status) ?? 0) + 1);
+  }
+
+  summary(): LatencySummary {
+    const sorted = this.lat.slice(0, this.count).sort();
+    return {
+      count: this.count, errors: this.errors, noResponse: this.noResponse,
+      p50Ns: percentile(sorted, 50), p90Ns: percentile(sorted, 90), p99Ns: percentile(sorted, 99),
+      maxNs: sorted.length ? sorted[sorted.length - 1]! : 0,
+      reqBytes: this.reqBytes, respBytes: this.respBytes,
+    };
+  }
+}
+
+/** A process as the report names it: `comm[pid]`, with its container when it has one. */
+export function processText(p: Peer): string {
+  if (p.pid === 0) return '';
+  const base = `${p.comm || '?'}[${p.pid}]`;
+  return p.containerId ? `${base}@${p.containerId.slice(0, 12)}` : base;
+}
+
+/** The client side of the service map: a process when traced, else its address. */
+function clientText(p: Peer): string {
+  return p.pid !== 0 ? `${p.comm || '?'}${p.containerId ? `@${p.containerId.slice(0, 12)}` : ''}` : p.addr;
+}
+
+const cmp = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
+
+/** A bounded list of the slowest records, ties broken by start time then connection. */
+class Slowest {
+  private items: RequestRecord[] = [];
+  constructor(private readonly limit: number) {}
+
+  add(r: RequestRecord): void {
+    if (this.limit <= 0) return;
+    if (this.items.length >= this.limit && !Slowest.before(r, this.items[this.items.length - 1]!)) return;
+    this.items.push(r);
+    this.items.sort((a, b) => (Slowest.before(a, b) ? -1 : Slowest.before(b, a) ? 1 : 0));
+    if (this.items.length > this.limit) this.items.pop();
+  }
+
+  list(): readonly RequestRecord[] {
+    return this.items;
+  }
+
+  private static before(a: RequestRecord, b: RequestRecord): boolean {
+    if (a.latencyNs !== b.latencyNs) return a.latencyNs > b.latencyNs;
+    if (a.startTs !== b.startTs) return a.startTs < b.startTs;
+    return a.conn < b.conn;
+  }
+}
+
+export class Aggregator {
+  private readonly ops = new Map<string, { key: Omit<EndpointOperation, keyof LatencySummary | 'statuses'>; bucket: Bucket }>();
+  private readonly edges = new Map<string, { key: Omit<ServiceEdge, keyof LatencySummary>; bucket: Bucket }>();
+  private readonly slowest: Slowest;
+  readonly byProtocol = new Map<string, Bucket>();
+  records = 0;
+
+  constructor(topN: number) {
+    this.slowest = new Slowest(topN);
+  }
+
+  add(r: RequestRecord): void {
+    this.records++;
+    const server = endpointText(r.server.addr, r.server.port);
+    const serverProcess = processText(r.server);
+    const opKey = `${r.protocol}\0${server}\0${r.operation}\0${r.resource}`;
+    let op = this.ops.get(opKey);
+    if (!op) {
+      op = { key: { protocol: r.protocol, server, serverProcess, operation: r.operation, resource: r.resource }, bucket: new Bucket() };
+      this.ops.set(opKey, op);
+    }
+    op.bucket.add(r);
+    const client = clientText(r.client);
+    const edgeKey = `${client}\0${server}\0${r.protocol}`;
+    let edge = this.edges.get(edgeKey);
+    if (!edge) {
+      edge = { key: { client, server, serverProcess, protocol: r.protocol }, bucket: new Bucket() };
+      this.edges.set(edgeKey, edge);
+    }
+    edge.bucket.add(r);
+    let proto = this.byProtocol.get(r.protocol);
+    if (!proto) this.byProtocol.set(r.protocol, (proto = new Bucket()));
+    proto.add(r);
+    this.slowest.add(r);
+  }
+
+  /** Per endpoint and operation, sorted by protocol, server, then request count (most first), operation, resource. */
+  operations(): EndpointOperation[] {
+    return [...this.ops.values()].map(({ key, bucket }) => ({
+      ...key, ...bucket.summary(),
+      statuses: [...bucket.statuses].map(([status, count]) => ({ status, count })).sort((a, b) => cmp(a.status, b.status)),
+    })).sort((a, b) => cmp(a.protocol, b.protocol) || cmp(a.server, b.server) || b.count - a.count
+      || cmp(a.operation, b.operation) || cmp(a.resource, b.resource));
+  }
+
+  /** Service map edges, sorted by client, server, protocol. */
+  serviceMap(): ServiceEdge[] {
+    return [...this.edges.values()].map(({ key, bucket }) => ({ ...key, ...bucket.summary() }))
+      .sort((a, b) => cmp(a.client, b.client) || cmp(a.server, b.server) || cmp(a.protocol, b.protocol));
+  }
+
+  protocols(): { protocol: string; summary: LatencySummary }[] {
+    return [...this.byProtocol].map(([protocol, b]) => ({ protocol, summary: b.summary() }))
+      .sort((a, b) => cmp(a.protocol, b.protocol));
+  }
+
+  slowestRequests(): readonly RequestRecord[] {
+    return this.slowest.list();
+  }
+}
