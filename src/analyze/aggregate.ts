@@ -44,12 +44,12 @@ export function percentile(sorted: Float64Array, p: number): number {
   return sorted[rank - 1]!;
 }
 
-/** Whether the record counts as an error in the protocol's terms. */
+/**
+ * Whether the record counts as an error: the protocol set an error (HTTP status >= 400, a DNS
+ * rcode other than NOERROR, an error reply of a database or cache).
+ */
 export function isError(r: RequestRecord): boolean {
-  if (r.error !== '') return true;
-  if (r.protocol === 'http1') return Number(r.status) >= 500;
-  if (r.protocol === 'dns') return r.status !== '' && r.status !== 'NOERROR';
-  return r.status === 'error';
+  return r.error !== '';
 }
 
 /** Collects latencies and counters for one group of records. */
