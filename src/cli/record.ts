@@ -2,7 +2,11 @@
  * `kcap record`: options, validation and the status line; the work is in src/record/recorder.ts.
  */
 import { InvalidArgumentError, Option, type Command } from 'commander';
+import { analyze, type AnalysisResult } from '../analyze/analyze.js';
+import type { SourceInfo } from '../capture/source.js';
+import { LiveSource } from '../record/live.js';
 import { RecordError, record, type RecordStatus } from '../record/recorder.js';
+import { renderText } from '../report/text.js';
 import { UserError } from './errors.js';
 
 const MAX_SNAPLEN = 64 * 1024;
@@ -35,6 +39,37 @@ function formatStatus(s: RecordStatus): string {
   return `recording ${secs.toFixed(0)}s  ${s.events} events (${rate}/s)  ${(s.bytesWritten / 1e6).toFixed(1)} MB written  ${s.lost} lost`;
 }
 
+interface RecordFlags {
+  readonly output: string;
+  readonly duration?: number;
+  readonly snaplen: number;
+  readonly pid?: number[];
+  readonly comm?: string;
+  readonly analyze?: boolean;
+}
+
+/** `--analyze`: the analyzer reads the recorder's batches as they are written, through a LiveSource. */
+class LiveAnalysis {
+  private source: LiveSource | undefined;
+  private analysis: Promise<AnalysisResult> | undefined;
+
+  hooks(): { onStart: (info: SourceInfo) => void; onBatch: (b: Uint8Array, lost: number) => void } {
+    return {
+      onStart: (info) => {
+        this.source = new LiveSource(info);
+        this.analysis = analyze(this.source);
+      },
+      onBatch: (b, lost) => this.source?.push(b, lost),
+    };
+  }
+
+  async result(): Promise<AnalysisResult> {
+    this.source?.end();
+    if (!this.analysis) throw new UserError('nothing was recorded to analyze');
+    return this.analysis;
+  }
+}
+
 function stopOnSignals(): Promise<void> {
   return new Promise((resolve) => {
     for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.once(sig, () => resolve());
@@ -49,11 +84,14 @@ export function registerRecord(program: Command): void {
   .addOption(new Option('-s, --snaplen <bytes>', 'payload bytes kept per I/O event').default(4096).argParser(parseSnaplen))
   .option('-p, --pid <pid>', 'trace this process and its children (repeatable)', parsePid)
   .option('-c, --comm <name>', 'trace only threads with this command name')
+  .option('-a, --analyze', 'analyze while recording and print the report at the end (same as kcap analyze FILE)')
   .argument('[command...]', 'trace this command and its children; stop when it exits (put it after --)')
-  .action(async (command: string[], o: { output: string; duration?: number; snaplen: number; pid?: number[]; comm?: string }) => {
+  .action(async (command: string[], o: RecordFlags) => {
     const tty = process.stderr.isTTY;
+    const live = o.analyze ? new LiveAnalysis() : undefined;
     try {
       const result = await record({
+        ...live?.hooks(),
         output: o.output, snaplen: o.snaplen, stopSignal: stopOnSignals(),
         ...(o.duration !== undefined ? { durationMs: o.duration } : {}),
         ...(o.pid ? { pids: o.pid } : {}), ...(o.comm ? { comm: o.comm } : {}),
@@ -63,6 +101,7 @@ export function registerRecord(program: Command): void {
       if (tty) process.stderr.write('\r\x1b[K');
       process.stderr.write(`kcap: wrote ${o.output}: ${formatStatus(result).replace(/^recording /, '')}\n`);
       if (result.writeError) throw new UserError(`${o.output}: ${result.writeError} (every complete chunk before it is readable)`);
+      if (live) process.stdout.write(renderText(await live.result()));
       if (result.commandExit !== undefined) process.exitCode = result.commandExit;
     } catch (e) {
       if (e instanceof RecordError) throw new UserError(e.message);

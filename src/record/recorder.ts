@@ -4,7 +4,11 @@
  * between the two; the drain runs on a short timer because the programs never wake us per event
  * (the wakeup cost dominates tracing overhead).
  */
+import { countRecords } from '../capture/chunk.js';
 import { CaptureError, CaptureWriter } from '../capture/index.js';
+import type { SourceInfo } from '../capture/source.js';
+import { EVENT_SCHEMA } from '../schema/events.generated.js';
+import { resolveSchema } from '../schema/schema.js';
 import { BpfError, checkBpfSupport, clockAnchor, openProbes, type Probes } from './bpf/index.js';
 import { readMachineInfo, snapshotTables } from './proc/index.js';
 import { startStopped, type TracedCommand } from './target.js';
@@ -22,6 +26,9 @@ export interface RecordOptions {
   readonly onStatus?: (s: RecordStatus) => void;
   /** Resolves when the user asks to stop (SIGINT/SIGTERM). */
   readonly stopSignal?: Promise<void>;
+  /** Live consumers: told what the file says before its first event, then every batch as written. */
+  readonly onStart?: (info: SourceInfo) => void;
+  readonly onBatch?: (records: Uint8Array, lostBefore: number) => void;
 }
 
 export interface RecordStatus {
@@ -74,20 +81,10 @@ export async function record(opts: RecordOptions): Promise<RecordResult> {
 
 async function openWriter(opts: RecordOptions, pids: readonly number[] | undefined): Promise<CaptureWriter> {
   const tables = await snapshotTables(pids ? { pids: new Set(pids) } : {});
-  return CaptureWriter.create(opts.output, {
-    machine: readMachineInfo(), clock: clockAnchor(), snaplen: opts.snaplen, tables, command: process.argv.slice(2),
-  });
-}
-
-/** Number of whole records in a drained batch (each starts with its u32 length). */
-function countRecords(batch: Buffer): number {
-  let n = 0;
-  for (let off = 0; off + 4 <= batch.length; n++) {
-    const len = batch.readUInt32LE(off);
-    if (len === 0) break;
-    off += len;
-  }
-  return n;
+  const info = { schema: resolveSchema(EVENT_SCHEMA), machine: readMachineInfo(), clock: clockAnchor(), snaplen: opts.snaplen, tables };
+  const writer = CaptureWriter.create(opts.output, { ...info, schema: EVENT_SCHEMA, command: process.argv.slice(2) });
+  opts.onStart?.(info);
+  return writer;
 }
 
 class DrainLoop {
@@ -95,6 +92,8 @@ class DrainLoop {
   private events = 0;
   private bytesRaw = 0;
   private lostSeen: number[] = [];
+  /** Losses not yet passed to a live consumer with a batch. */
+  private liveLost = 0;
   private reason: RecordResult['reason'] | undefined;
   private commandExit: number | undefined;
   private writeError: string | undefined;
@@ -134,16 +133,20 @@ class DrainLoop {
   }
 
   private drainOnce(): void {
+    // Losses are noted before the batch, as the file does: they attach to the next chunk.
+    this.probes.lostPerCpu().forEach((lost, cpu) => {
+      const delta = lost - (this.lostSeen[cpu] ?? 0);
+      if (delta > 0) this.writer.noteLost(delta, cpu);
+      if (delta > 0) this.liveLost += delta;
+      this.lostSeen[cpu] = lost;
+    });
     for (let batch = this.probes.drain(DRAIN_BATCH_BYTES); batch; batch = this.probes.drain(DRAIN_BATCH_BYTES)) {
       this.bytesRaw += batch.length;
       this.events += countRecords(batch);
       this.writer.append(batch);
+      this.opts.onBatch?.(batch, this.liveLost);
+      this.liveLost = 0;
     }
-    this.probes.lostPerCpu().forEach((lost, cpu) => {
-      const delta = lost - (this.lostSeen[cpu] ?? 0);
-      if (delta > 0) this.writer.noteLost(delta, cpu);
-      this.lostSeen[cpu] = lost;
-    });
   }
 
   /** Runs a write step; a write failure (disk full, I/O error) ends recording, keeping what was written. */
