@@ -202,6 +202,11 @@ export class ResponseFramer implements Framer<PgResponse> {
     this.seen = false;
   }
 
+  /** Rows lost in the middle of a response: report what was read. */
+  hole(): PgResponse | undefined {
+    return this.finish();
+  }
+
   /** A response cut by the end of the connection (e.g. a fatal error during startup). */
   finish(): PgResponse | undefined {
     const f = this.seen ? this.summary() : undefined;
