@@ -5,7 +5,8 @@ import { tcpRelay, udpRelay } from '../helpers/relay.js';
 import type { Relay } from '../helpers/relay.js';
 import { concat, expectDeclaredFields, expectRobust, expectSplitInvariance, run, runRecorded } from './support.js';
 import type { Ev } from './support.js';
-import { client, ensurePackages, foreground, freePort, removeDir, stopChild, tempDir, waitForTcp } from './servers.js';
+import { client, ensurePackages, startDnsmasq } from './servers.js';
+import type { Server } from './servers.js';
 
 function name(n: string): Uint8Array {
   const parts = n.split('.').filter((p) => p !== '');
@@ -88,29 +89,22 @@ describe('dns parser', () => {
 
 describe('dns on real dnsmasq and dig', () => {
   let skip: string | undefined;
-  let dir = '';
-  let server: ReturnType<typeof foreground> | undefined;
+  let server: Server | undefined;
   let udp: Relay | undefined;
   let tcp: Relay | undefined;
 
   beforeAll(async () => {
     skip = ensurePackages('dnsmasq', 'bind9-dnsutils');
     if (skip !== undefined) return;
-    dir = tempDir('dnsmasq');
-    const port = await freePort();
-    server = foreground('dnsmasq', ['--no-daemon', `--port=${port}`, '--listen-address=127.0.0.1', '--bind-interfaces',
-      '--no-resolv', '--no-hosts', '--address=/test.kcap/10.1.2.3', '--mx-host=test.kcap,mail.test.kcap,10',
-      '--txt-record=txt.kcap,hello', `--pid-file=${dir}/dnsmasq.pid`], dir);
-    await waitForTcp(port);
-    udp = await udpRelay(port);
-    tcp = await tcpRelay(port);
+    server = await startDnsmasq();
+    udp = await udpRelay(server.port);
+    tcp = await tcpRelay(server.port);
   });
 
   afterAll(async () => {
     await udp?.close();
     await tcp?.close();
-    if (server !== undefined) await stopChild(server);
-    if (dir !== '') removeDir(dir);
+    await server?.stop();
   });
 
   /** dig's own view of its answer: status and answer count from the header comment. */

@@ -1,15 +1,16 @@
 /** HTTP/1.x parser: hand-built streams from RFC 9112, properties, and real nginx + curl traffic. */
-import { writeFileSync, mkdirSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { http1 } from '../../src/protocols/http1/index.js';
 import { tcpRelay } from '../helpers/relay.js';
 import type { Relay } from '../helpers/relay.js';
 import {
-  bytesEachWay, concat, enc, expectDeclaredFields, expectRobust, expectSplitInvariance, run, runRecorded,
+  bytesEachWay, enc, expectDeclaredFields, expectRobust, expectSplitInvariance, run, runRecorded,
   transcript,
 } from './support.js';
-import { client, ensurePackages, foreground, freePort, removeDir, stopChild, tempDir, waitForTcp } from './servers.js';
+import { client, ensurePackages, startNginx } from './servers.js';
+import type { Server } from './servers.js';
 
 const pipelined = transcript(
   ['req', 'GET /a?x=1 HTTP/1.1\r\nHost: h\r\n\r\nPOST /b HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\n\r\nhello'
@@ -88,38 +89,19 @@ describe('http1 parser', () => {
 
 describe('http1 on real nginx and curl', () => {
   let skip: string | undefined;
-  let dir = '';
-  let port = 0;
-  let nginx: ReturnType<typeof foreground> | undefined;
+  let nginx: Server | undefined;
   let relay: Relay | undefined;
 
   beforeAll(async () => {
     skip = ensurePackages('nginx', 'curl');
     if (skip !== undefined) return;
-    dir = tempDir('nginx');
-    port = await freePort();
-    mkdirSync(join(dir, 'www'));
-    writeFileSync(join(dir, 'www', 'index.html'), '<h1>kcap</h1>\n');
-    writeFileSync(join(dir, 'www', 'big.txt'), 'kcap '.repeat(40_000));
-    writeFileSync(join(dir, 'nginx.conf'), `daemon off; master_process on; worker_processes 1;
-pid ${dir}/nginx.pid; error_log ${dir}/error.log;
-events { worker_connections 64; }
-http {
-  access_log ${dir}/access.log;
-  client_body_temp_path ${dir}; proxy_temp_path ${dir}; fastcgi_temp_path ${dir}; uwsgi_temp_path ${dir}; scgi_temp_path ${dir};
-  gzip on; gzip_types text/plain; gzip_min_length 1;
-  server { listen 127.0.0.1:${port}; root ${dir}/www; }
-}
-`);
-    nginx = foreground('nginx', ['-c', join(dir, 'nginx.conf'), '-p', dir], dir);
-    await waitForTcp(port);
-    relay = await tcpRelay(port);
+    nginx = await startNginx({ 'index.html': '<h1>kcap</h1>\n', 'big.txt': 'kcap '.repeat(40_000) });
+    relay = await tcpRelay(nginx.port);
   });
 
   afterAll(async () => {
     await relay?.close();
-    if (nginx !== undefined) await stopChild(nginx);
-    if (dir !== '') removeDir(dir);
+    await nginx?.stop();
   });
 
   it('pairs every request curl made with the status curl saw', async (ctx) => {
@@ -137,7 +119,7 @@ http {
     expect(records.map((r) => `${r.operation} ${r.resource}`)).toEqual([
       'GET /index.html', 'GET /missing', 'GET /big.txt', 'GET /', 'GET /big.txt', 'HEAD /big.txt', 'POST /index.html']);
     expect(records.every((r) => r.reply === 'paired' && r.latencyNs >= 0n)).toBe(true);
-    const access = readFileSync(join(dir, 'access.log'), 'utf8').trim().split('\n');
+    const access = readFileSync(join(nginx!.dir, 'access.log'), 'utf8').trim().split('\n');
     expect(access.length).toBe(records.length);
     const sent = bytesEachWay(chunks);
     expect(records.reduce((n, r) => n + r.reqBytes, 0)).toBe(sent.req);

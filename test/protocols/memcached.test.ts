@@ -1,5 +1,4 @@
 /** memcached text protocol parser: hand-built streams from protocol.txt, properties, real memcached + memcslap. */
-import { readFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { memcached } from '../../src/protocols/memcached/index.js';
@@ -8,7 +7,8 @@ import type { Relay } from '../helpers/relay.js';
 import {
   bytesEachWay, countBy, enc, expectDeclaredFields, expectRobust, expectSplitInvariance, run, runRecorded, transcript,
 } from './support.js';
-import { client, ensurePackages, freePort, removeDir, tempDir, waitForTcp } from './servers.js';
+import { client, ensurePackages, startMemcached } from './servers.js';
+import type { Server } from './servers.js';
 
 const conversation = transcript(
   ['req', 'set k1 0 0 5\r\nhello\r\nget k1 k2\r\nincr n 1\r\n'],
@@ -74,27 +74,19 @@ async function serverStats(port: number): Promise<Record<string, number>> {
 
 describe('memcached on a real memcached and memcslap', () => {
   let skip: string | undefined;
-  let dir = '';
-  let port = 0;
+  let server: Server | undefined;
   let relay: Relay | undefined;
 
   beforeAll(async () => {
     skip = ensurePackages('memcached', 'libmemcached-tools');
     if (skip !== undefined) return;
-    dir = tempDir('memcached');
-    port = await freePort();
-    await client('memcached', ['-u', 'root', '-l', '127.0.0.1', '-p', String(port), '-P', `${dir}/mc.pid`, '-d']);
-    await waitForTcp(port);
-    relay = await tcpRelay(port);
+    server = await startMemcached();
+    relay = await tcpRelay(server.port);
   });
 
   afterAll(async () => {
     await relay?.close();
-    if (dir !== '') {
-      const pid = Number(readFileSync(`${dir}/mc.pid`, 'utf8'));
-      if (pid > 0) try { process.kill(pid, 'SIGTERM'); } catch { /* already gone */ }
-      removeDir(dir);
-    }
+    await server?.stop();
   });
 
   it('counts the gets and sets the server executed, multi-get and noreply included', async (ctx) => {
@@ -103,7 +95,7 @@ describe('memcached on a real memcached and memcslap', () => {
     for (const test of ['set', 'get', 'mget']) await client('memcslap', ['-s', servers, '-t', test, '-e', '300', '-c', '2']);
     // -R: storage commands with noreply (memcslap's -B buffering aborts in libmemcached 1.1.4).
     await client('memcslap', ['-s', servers, '-t', 'set', '-e', '200', '-c', '1', '-R']);
-    const stats = await serverStats(port);
+    const stats = await serverStats(server!.port);
     const records = runRecorded(memcached, relay!.chunks);
     const ops = countBy(records, (r) => r.operation);
     expect(ops.SET).toBe(stats.cmd_set);

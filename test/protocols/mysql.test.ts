@@ -10,7 +10,7 @@ import {
   bytesEachWay, concat, countBy, enc, expectDeclaredFields, expectRobust, expectSplitInvariance, run, runRecorded,
 } from './support.js';
 import type { Ev } from './support.js';
-import { ensurePackages, foreground, freePort, removeDir, stopChild, tempDir } from './servers.js';
+import { ensurePackages, startMariadb } from './servers.js';
 
 const execFileP = promisify(execFile);
 
@@ -110,39 +110,23 @@ describe('mysql parser', () => {
 
 describe('mysql on a real MariaDB with the mariadb client, mariadb-slap and mysql2', () => {
   let skip: string | undefined;
-  let dir = '';
-  let server: ReturnType<typeof foreground> | undefined;
+  let server: Awaited<ReturnType<typeof startMariadb>> | undefined;
   let relay: Relay | undefined;
-  const sock = (): string => `${dir}/my.sock`;
-  const admin = async (sql: string): Promise<string> =>
-    (await execFileP('mariadb', ['--socket', sock(), '-uroot', '-N', '-B', '-e', sql])).stdout;
   const status = async (): Promise<Record<string, number>> => {
-    const out = await admin("SHOW GLOBAL STATUS WHERE Variable_name IN ('Com_select','Com_insert','Com_stmt_prepare','Com_stmt_execute','Questions')");
+    const out = await server!.admin("SHOW GLOBAL STATUS WHERE Variable_name IN ('Com_select','Com_insert','Com_stmt_prepare','Com_stmt_execute','Questions')");
     return Object.fromEntries(out.trim().split('\n').map((l) => { const [k, v] = l.split('\t'); return [k, Number(v)]; }));
   };
 
   beforeAll(async () => {
     skip = ensurePackages('mariadb-server', 'mariadb-client');
     if (skip !== undefined) return;
-    dir = tempDir('mariadb');
-    const port = await freePort();
-    await execFileP('mariadb-install-db', ['--user=root', `--datadir=${dir}/data`, '--auth-root-authentication-method=socket'], { timeout: 120_000 });
-    server = foreground('mariadbd', ['--no-defaults', '--user=root', `--datadir=${dir}/data`, `--port=${port}`, '--bind-address=127.0.0.1',
-      `--socket=${sock()}`, `--pid-file=${dir}/my.pid`, `--log-error=${dir}/err.log`, '--skip-name-resolve'], dir);
-    for (let i = 0; ; i++) {
-      const up = await execFileP('mariadb-admin', ['--socket', sock(), '-uroot', 'ping']).then(() => true, () => false);
-      if (up) break;
-      if (i > 100) throw new Error('mariadbd did not start');
-      await new Promise((r) => setTimeout(r, 200));
-    }
-    await admin("CREATE USER kcap@'%' IDENTIFIED BY 'kcap'; GRANT ALL ON *.* TO kcap@'%'; CREATE DATABASE d; CREATE TABLE d.t (id INT PRIMARY KEY, v VARCHAR(20))");
-    relay = await tcpRelay(port);
+    server = await startMariadb();
+    relay = await tcpRelay(server.port);
   });
 
   afterAll(async () => {
     await relay?.close();
-    if (server !== undefined) await stopChild(server);
-    if (dir !== '') removeDir(dir);
+    await server?.stop();
   });
 
   it('counts the statements the server executed and reports the error the client printed', async (ctx) => {

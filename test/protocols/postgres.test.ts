@@ -1,5 +1,4 @@
 /** PostgreSQL v3 parser: hand-built messages from the protocol docs, properties, real postgres + pgbench + psql. */
-import { chmodSync, chownSync } from 'node:fs';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -10,7 +9,8 @@ import {
   bytesEachWay, concat, countBy, enc, expectDeclaredFields, expectRobust, expectSplitInvariance, run, runRecorded,
 } from './support.js';
 import type { Ev } from './support.js';
-import { ensurePackages, freePort, removeDir, tempDir } from './servers.js';
+import { ensurePackages, PG_BIN, startPostgres } from './servers.js';
+import type { Server } from './servers.js';
 
 /** A typed message: type byte, int32 length (including itself), payload. */
 function msg(type: string, ...parts: (string | Uint8Array)[]): Uint8Array {
@@ -106,43 +106,30 @@ describe('postgres parser', () => {
   });
 });
 
-const BIN = '/usr/lib/postgresql/15/bin';
 const execFileP = promisify(execFile);
-const asPostgres = (cmd: string, args: string[]) => execFileP('runuser', ['-u', 'postgres', '--', `${BIN}/${cmd}`, ...args], { timeout: 120_000 });
 
 describe('postgres on a real server with pgbench and psql', () => {
   let skip: string | undefined;
-  let dir = '';
-  let port = 0;
-  let started = false;
+  let server: Server | undefined;
   let relay: Relay | undefined;
 
   beforeAll(async () => {
     skip = ensurePackages('postgresql');
     if (skip !== undefined) return;
-    dir = tempDir('pg');
-    const id = async (flag: string) => Number((await execFileP('id', [flag, 'postgres'])).stdout);
-    chownSync(dir, await id('-u'), await id('-g'));
-    chmodSync(dir, 0o755);
-    port = await freePort();
-    await asPostgres('initdb', ['-D', `${dir}/pg`, '-A', 'trust', '-U', 'postgres']);
-    await asPostgres('pg_ctl', ['-D', `${dir}/pg`, '-o', `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1`, '-l', `${dir}/pg.log`, '-w', 'start']);
-    started = true;
-    await execFileP(`${BIN}/pgbench`, ['-h', '127.0.0.1', '-p', String(port), '-U', 'postgres', '-i', '-q', 'postgres'], { timeout: 120_000 });
-    relay = await tcpRelay(port);
+    server = await startPostgres();
+    relay = await tcpRelay(server.port);
   });
 
   afterAll(async () => {
     await relay?.close();
-    if (started) await asPostgres('pg_ctl', ['-D', `${dir}/pg`, '-m', 'immediate', 'stop']).catch(() => undefined);
-    if (dir !== '') removeDir(dir);
+    await server?.stop();
   });
 
   it('finds every statement of the transactions pgbench processed, in each query mode', async (ctx) => {
     if (skip !== undefined) { console.log(`skipped: ${skip}`); ctx.skip(); return; }
     for (const mode of ['simple', 'extended', 'prepared']) {
       const before = relay!.chunks.length;
-      const out = (await execFileP(`${BIN}/pgbench`, ['-h', '127.0.0.1', '-p', String(relay!.port), '-U', 'postgres',
+      const out = (await execFileP(`${PG_BIN}/pgbench`, ['-h', '127.0.0.1', '-p', String(relay!.port), '-U', 'postgres',
         '-M', mode, '-t', '25', '-c', '2', 'postgres'], { timeout: 120_000 })).stdout;
       const processed = Number(/number of transactions actually processed: (\d+)/.exec(out)?.[1]);
       expect(processed).toBe(50);

@@ -6,7 +6,8 @@ import type { Relay } from '../helpers/relay.js';
 import {
   bytesEachWay, countBy, enc, expectDeclaredFields, expectRobust, expectSplitInvariance, run, runRecorded, transcript,
 } from './support.js';
-import { client, ensurePackages, foreground, freePort, removeDir, stopChild, tempDir, waitForTcp } from './servers.js';
+import { client, ensurePackages, startRedis } from './servers.js';
+import type { Server } from './servers.js';
 
 const cmd = (...args: string[]): string => `*${args.length}\r\n${args.map((a) => `$${enc(a).length}\r\n${a}\r\n`).join('')}`;
 
@@ -75,26 +76,19 @@ describe('redis parser', () => {
 
 describe('redis on real redis-server, redis-benchmark and redis-cli', () => {
   let skip: string | undefined;
-  let dir = '';
-  let server: ReturnType<typeof foreground> | undefined;
+  let server: Server | undefined;
   let relay: Relay | undefined;
-  let serverPort = 0;
 
   beforeAll(async () => {
     skip = ensurePackages('redis-server', 'redis-tools');
     if (skip !== undefined) return;
-    dir = tempDir('redis');
-    const port = await freePort();
-    serverPort = port;
-    server = foreground('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir], dir);
-    await waitForTcp(port);
-    relay = await tcpRelay(port);
+    server = await startRedis();
+    relay = await tcpRelay(server.port);
   });
 
   afterAll(async () => {
     await relay?.close();
-    if (server !== undefined) await stopChild(server);
-    if (dir !== '') removeDir(dir);
+    await server?.stop();
   });
 
   it('finds exactly the GETs and SETs the server executed, pipelined or not', async (ctx) => {
@@ -109,7 +103,7 @@ describe('redis on real redis-server, redis-benchmark and redis-cli', () => {
     const map = (await client('redis-cli', ['-3', '-p', port, 'HGETALL', 'h'])).trim().split('\n');
     // The server's own count (asked directly, not through the relay): with -P, redis-benchmark
     // sends whole pipelines and so a few more than -n.
-    const stats = await client('redis-cli', ['-p', String(serverPort), 'INFO', 'commandstats']);
+    const stats = await client('redis-cli', ['-p', String(server!.port), 'INFO', 'commandstats']);
     const calls = (c: string): number => Number(new RegExp(`cmdstat_${c}:calls=(\\d+)`).exec(stats)?.[1]);
     const records = runRecorded(redis, relay!.chunks);
     const ops = countBy(records, (r) => r.operation);

@@ -5,7 +5,7 @@
  */
 import { execFile, spawn, spawnSync } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { chmodSync, chownSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -56,14 +56,7 @@ export async function waitForTcp(port: number, timeoutMs = 30_000): Promise<void
   }
 }
 
-/** A started server; `stop` is safe to call more than once. */
-export interface Running {
-  readonly dir: string;
-  readonly port: number;
-  stop(): Promise<void>;
-}
-
-/** Start a foreground daemon; stop kills it by pid and removes its directory. */
+/** Start a daemon that stays in the foreground; `stopChild` ends it by its pid. */
 export function foreground(cmd: string, args: string[], dir: string): ChildProcess {
   const child = spawn(cmd, args, { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'] });
   child.stderr?.resume();
@@ -81,4 +74,115 @@ export async function stopChild(child: ChildProcess): Promise<void> {
 
 export function removeDir(dir: string): void {
   rmSync(dir, { recursive: true, force: true });
+}
+
+/** A real server on 127.0.0.1:`port`, with its scratch directory, stopped by `stop`. */
+export interface Server {
+  readonly port: number;
+  readonly dir: string;
+  stop(): Promise<void>;
+}
+
+/** Whatever `start` leaves running is stopped even when it fails halfway. */
+async function guarded(tag: string, start: (dir: string, port: number, cleanups: (() => Promise<void>)[]) => Promise<void>): Promise<Server> {
+  const dir = tempDir(tag);
+  const port = await freePort();
+  const cleanups: (() => Promise<void>)[] = [];
+  const stop = async (): Promise<void> => {
+    for (const c of cleanups.reverse()) await c().catch(() => undefined);
+    cleanups.length = 0;
+    removeDir(dir);
+  };
+  try {
+    await start(dir, port, cleanups);
+  } catch (e) {
+    await stop();
+    throw e;
+  }
+  return { port, dir, stop };
+}
+
+function daemon(cleanups: (() => Promise<void>)[], cmd: string, args: string[], dir: string): void {
+  const child = foreground(cmd, args, dir);
+  cleanups.push(() => stopChild(child));
+}
+
+export function startRedis(): Promise<Server> {
+  return guarded('redis', async (dir, port, cleanups) => {
+    daemon(cleanups, 'redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir], dir);
+    await waitForTcp(port);
+  });
+}
+
+/** nginx serving `files` (name → content) with gzip on, so compressible answers are chunked. */
+export function startNginx(files: Readonly<Record<string, string>>): Promise<Server> {
+  return guarded('nginx', async (dir, port, cleanups) => {
+    mkdirSync(join(dir, 'www'));
+    for (const [name, content] of Object.entries(files)) writeFileSync(join(dir, 'www', name), content);
+    writeFileSync(join(dir, 'nginx.conf'), `daemon off; master_process on; worker_processes 1;
+pid ${dir}/nginx.pid; error_log ${dir}/error.log;
+events { worker_connections 256; }
+http {
+  access_log ${dir}/access.log;
+  client_body_temp_path ${dir}; proxy_temp_path ${dir}; fastcgi_temp_path ${dir}; uwsgi_temp_path ${dir}; scgi_temp_path ${dir};
+  gzip on; gzip_types text/plain; gzip_min_length 1;
+  server { listen 127.0.0.1:${port}; root ${dir}/www; }
+}
+`);
+    daemon(cleanups, 'nginx', ['-c', join(dir, 'nginx.conf'), '-p', dir], dir);
+    await waitForTcp(port);
+  });
+}
+
+export function startMemcached(): Promise<Server> {
+  return guarded('memcached', async (dir, port, cleanups) => {
+    daemon(cleanups, 'memcached', ['-u', 'root', '-l', '127.0.0.1', '-p', String(port)], dir);
+    await waitForTcp(port);
+  });
+}
+
+/** dnsmasq answering test.kcap (A), its MX and txt.kcap (TXT); nothing upstream. */
+export function startDnsmasq(): Promise<Server> {
+  return guarded('dnsmasq', async (dir, port, cleanups) => {
+    daemon(cleanups, 'dnsmasq', ['--no-daemon', `--port=${port}`, '--listen-address=127.0.0.1', '--bind-interfaces',
+      '--no-resolv', '--no-hosts', '--address=/test.kcap/10.1.2.3', '--mx-host=test.kcap,mail.test.kcap,10',
+      '--txt-record=txt.kcap,hello', `--pid-file=${dir}/dnsmasq.pid`], dir);
+    await waitForTcp(port);
+  });
+}
+
+export const PG_BIN = '/usr/lib/postgresql/15/bin';
+
+/** PostgreSQL 15 with trust auth, initialized for pgbench (scale 1). */
+export function startPostgres(): Promise<Server> {
+  return guarded('pg', async (dir, port, cleanups) => {
+    const id = async (flag: string) => Number((await execFileP('id', [flag, 'postgres'])).stdout);
+    chownSync(dir, await id('-u'), await id('-g'));
+    chmodSync(dir, 0o755);
+    const asPostgres = (cmd: string, args: string[]) =>
+      execFileP('runuser', ['-u', 'postgres', '--', `${PG_BIN}/${cmd}`, ...args], { timeout: 120_000 });
+    await asPostgres('initdb', ['-D', `${dir}/pg`, '-A', 'trust', '-U', 'postgres']);
+    await asPostgres('pg_ctl', ['-D', `${dir}/pg`, '-o', `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1`, '-l', `${dir}/pg.log`, '-w', 'start']);
+    cleanups.push(async () => { await asPostgres('pg_ctl', ['-D', `${dir}/pg`, '-m', 'immediate', 'stop']); });
+    await execFileP(`${PG_BIN}/pgbench`, ['-h', '127.0.0.1', '-p', String(port), '-U', 'postgres', '-i', '-q', 'postgres'], { timeout: 120_000 });
+  });
+}
+
+/** MariaDB with a user kcap/kcap over TCP and a table d.t (id INT PRIMARY KEY, v VARCHAR(20)). */
+export function startMariadb(): Promise<Server & { admin(sql: string): Promise<string> }> {
+  let sock = '';
+  const admin = async (sql: string): Promise<string> =>
+    (await execFileP('mariadb', ['--socket', sock, '-uroot', '-N', '-B', '-e', sql])).stdout;
+  return guarded('mariadb', async (dir, port, cleanups) => {
+    sock = `${dir}/my.sock`;
+    await execFileP('mariadb-install-db', ['--user=root', `--datadir=${dir}/data`, '--auth-root-authentication-method=socket'], { timeout: 120_000 });
+    daemon(cleanups, 'mariadbd', ['--no-defaults', '--user=root', `--datadir=${dir}/data`, `--port=${port}`, '--bind-address=127.0.0.1',
+      `--socket=${sock}`, `--pid-file=${dir}/my.pid`, `--log-error=${dir}/err.log`, '--skip-name-resolve'], dir);
+    for (let i = 0; ; i++) {
+      if (await execFileP('mariadb-admin', ['--socket', sock, '-uroot', 'ping']).then(() => true, () => false)) break;
+      if (i > 150) throw new Error('mariadbd did not start');
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    await admin("CREATE USER kcap@'%' IDENTIFIED BY 'kcap'; GRANT ALL ON *.* TO kcap@'%'; CREATE DATABASE d; CREATE TABLE d.t (id INT PRIMARY KEY, v VARCHAR(20))");
+  }).then((s) => ({ ...s, admin }));
 }
