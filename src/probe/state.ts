@@ -70,7 +70,7 @@ export class FdInfo {
     return l4Name(this.l4proto, this.family);
   }
 
-  /** Copies what the fd refers to into a new entry (dup, or a copy of the table at fork). */
+  /** Copies what the fd refers to into a new entry (dup: a new number for the same open file). */
   copyTo(target: FdInfo): FdInfo {
     target.path = this.path;
     target.ino = this.ino;
@@ -86,6 +86,50 @@ export class FdInfo {
   }
 }
 
+/** fds at or above this are not tracked (an untrusted capture must not make the table huge). */
+const MAX_TRACKED_FD = 1 << 20;
+
+/**
+ * One process's fd table, an array indexed by fd number: fds are small dense integers, so lookups
+ * are an element load and the copy a fork makes is one slice (a Map copy cost ~100x more).
+ */
+export class FdTable {
+  private slots: (FdInfo | undefined)[] = [];
+
+  get(num: number): FdInfo | undefined {
+    return num >= 0 && num < MAX_TRACKED_FD ? this.slots[num] : undefined;
+  }
+
+  set(num: number, fd: FdInfo): void {
+    if (num >= 0 && num < MAX_TRACKED_FD) this.slots[num] = fd;
+  }
+
+  delete(num: number): void {
+    if (num >= 0 && num < this.slots.length) this.slots[num] = undefined;
+  }
+
+  copy(): FdTable {
+    const t = new FdTable();
+    t.slots = this.slots.slice();
+    return t;
+  }
+
+  /** Closes the fds marked close-on-exec. */
+  closeOnExec(): void {
+    const slots = this.slots;
+    for (let num = 0; num < slots.length; num++) if (slots[num]?.cloexec) slots[num] = undefined;
+  }
+
+  /** Open entries in fd order. */
+  entries(): [number, FdInfo][] {
+    const out: [number, FdInfo][] = [];
+    this.slots.forEach((fd, num) => {
+      if (fd !== undefined) out.push([num, fd]);
+    });
+    return out;
+  }
+}
+
 /** What threads of one process share: identity, executable, fd table. */
 export class ProcessInfo {
   exe = '';
@@ -93,7 +137,7 @@ export class ProcessInfo {
   uid = -1;
   gid = -1;
   containerId = '';
-  fds = new Map<number, FdInfo>();
+  fds = new FdTable();
   /** Thread ids alive in this process. */
   readonly tids = new Set<number>();
 
@@ -255,19 +299,17 @@ export class ReplayState {
     child.uid = pp.uid;
     child.gid = pp.gid;
     child.containerId = pp.containerId;
-    for (const [num, fd] of pp.fds) {
-      const copy = fd.copyTo(new FdInfo(this.nextGen++, num, fd.kind, fd.origin));
-      copy.cloexec = fd.cloexec;
-      child.fds.set(num, copy);
-    }
+    // The child's fds refer to the same open files and sockets: share the entries (same
+    // generation; consumers key on pid as well), only the table is the child's own.
+    child.fds = pp.fds.copy();
     this.addThread(child, childTid, comm, false);
   }
 
   /** exec: the process gets a new image; other threads are gone, close-on-exec fds are closed. */
   exec(thread: ThreadInfo, oldTid: number, exe: string, comm: string, args: readonly string[]): ThreadInfo {
     const proc = thread.proc;
-    for (const tid of [...proc.tids]) {
-      if (tid !== thread.tid) this.dropThread(this.threads.get(tid)!);
+    if (proc.tids.size > 1) {
+      for (const tid of [...proc.tids]) if (tid !== thread.tid) this.dropThread(this.threads.get(tid)!);
     }
     if (oldTid !== thread.tid) this.threads.delete(oldTid);
     proc.exe = exe;
@@ -275,7 +317,7 @@ export class ReplayState {
     proc.partial = false;
     thread.comm = comm;
     thread.partial = false;
-    for (const [num, fd] of proc.fds) if (fd.cloexec) proc.fds.delete(num);
+    proc.fds.closeOnExec();
     return thread;
   }
 
