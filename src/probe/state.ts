@@ -225,7 +225,7 @@ export class ReplayState {
 
   private addThread(proc: ProcessInfo, tid: number, comm: string, partial: boolean): ThreadInfo {
     const old = this.threads.get(tid);
-    if (old && old.proc !== proc) this.dropThread(old);
+    if (old && old.proc !== proc) this.dropTid(old.proc, tid);
     const t = new ThreadInfo(tid, comm, proc, partial);
     this.threads.set(tid, t);
     proc.tids.add(tid);
@@ -309,9 +309,9 @@ export class ReplayState {
   exec(thread: ThreadInfo, oldTid: number, exe: string, comm: string, args: readonly string[]): ThreadInfo {
     const proc = thread.proc;
     if (proc.tids.size > 1) {
-      for (const tid of [...proc.tids]) if (tid !== thread.tid) this.dropThread(this.threads.get(tid)!);
+      for (const tid of [...proc.tids]) if (tid !== thread.tid) this.dropTid(proc, tid);
     }
-    if (oldTid !== thread.tid) this.threads.delete(oldTid);
+    if (oldTid !== thread.tid) this.dropTid(proc, oldTid);
     proc.exe = exe;
     proc.args = args;
     proc.partial = false;
@@ -323,17 +323,18 @@ export class ReplayState {
 
   exit(thread: ThreadInfo, groupDead: boolean): void {
     if (!groupDead) {
-      this.dropThread(thread);
+      this.dropTid(thread.proc, thread.tid);
       return;
     }
     const proc = thread.proc;
-    for (const tid of [...proc.tids]) this.dropThread(this.threads.get(tid)!);
-    this.procs.delete(proc.pid);
+    for (const tid of [...proc.tids]) this.dropTid(proc, tid);
+    if (this.procs.get(proc.pid) === proc) this.procs.delete(proc.pid);
   }
 
-  private dropThread(t: ThreadInfo): void {
-    if (this.threads.get(t.tid) === t) this.threads.delete(t.tid);
-    t.proc.tids.delete(t.tid);
+  /** Removes thread `tid` of `proc` (leaving alone a thread of another process that reuses the number). */
+  private dropTid(proc: ProcessInfo, tid: number): void {
+    if (this.threads.get(tid)?.proc === proc) this.threads.delete(tid);
+    proc.tids.delete(tid);
   }
 
   container(proc: ProcessInfo): ContainerRow | undefined {
