@@ -41,7 +41,6 @@ export class Converter {
   readonly state: ReplayState;
   readonly event: KEvent;
   private readonly layouts: (EventLayout | undefined)[];
-  private readonly headerSize: number;
   private readonly keepAll: boolean;
   private readonly ignore: ReadonlySet<number>;
   /** Tuple-only context for tcp_* events, which are about a socket but not an fd. */
@@ -55,7 +54,6 @@ export class Converter {
     this.state = state;
     this.event = new KEvent(schema, clock, state);
     this.layouts = buildLayouts(schema);
-    this.headerSize = schema.headerSize;
     this.keepAll = opts.keepAll ?? false;
     this.ignore = new Set(opts.ignorePids ?? []);
   }
@@ -66,7 +64,11 @@ export class Converter {
     this.view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   }
 
-  /** Converts the record of `length` bytes (already framed) at `off` of the current chunk into `this.event`. */
+  /**
+   * Converts the record of `length` bytes (already framed) at `off` of the current chunk into
+   * `this.event`. Header fields are read at fixed offsets: resolveSchema refuses any schema whose
+   * header does not have them there (REQUIRED_HEADER).
+   */
   convert(off: number, length: number, num: number): Verdict {
     const v = this.view;
     const layout = this.layouts[v.getUint16(off + 4, true)];
