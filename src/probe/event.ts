@@ -17,6 +17,7 @@ import { parseSockaddr, type SockAddr } from './net.js';
 import type { FdInfo, ReplayState, ThreadInfo } from './state.js';
 
 const EMPTY = new Uint8Array(0);
+const IO_CATEGORY: Readonly<Record<string, string>> = { ipv4: 'net', ipv6: 'net', unix: 'ipc', pipe: 'ipc', file: 'file', dir: 'file' };
 const TWO32 = 0x1_0000_0000;
 
 export class KEvent {
@@ -62,9 +63,14 @@ export class KEvent {
     return this.layout.event.name;
   }
 
-  /** Schema category: io, net, file, process, tcp, ... */
+  /**
+   * What the event is about, as Kindling categorises: I/O by what the fd is ('net' for IP
+   * sockets, 'ipc' for unix sockets and pipes, 'file' for files, 'io' while unknown); other
+   * events by their schema category (net, file, process, tcp, ...).
+   */
   get category(): string {
-    return this.layout.event.category;
+    if (!this.layout.isIo) return this.layout.event.category;
+    return IO_CATEGORY[this.fd?.kind ?? ''] ?? 'io';
   }
 
   /** Data direction of I/O events: 'in' (read/recv), 'out' (write/send), '' for other events. */
