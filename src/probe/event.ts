@@ -44,11 +44,13 @@ export class KEvent {
   tsLo = 0;
   /** @internal */
   tsHi = 0;
-  /** @internal where the payload/sockaddr bytes are in `bytes`; -1 when absent */
+  /**
+   * Where the payload is in `bytes` (-1 when none): bytes[dataAt, dataAt + dataLen). For consumers
+   * that scan payloads at full rate without allocating the view `payload` returns.
+   */
   dataAt = -1;
-  /** @internal */
   dataLen = 0;
-  /** @internal */
+  /** @internal where the call's sockaddr is in `bytes`; -1 when absent */
   addrAt = -1;
   /** @internal */
   addrLen = 0;
