@@ -50,6 +50,14 @@ export function blockSize(ref: BlockRef): number {
   return BLOCK_OVERHEAD + ref.length;
 }
 
+/** A Problem for a block whose content failed to read or decode, located at and named by that block. */
+export function blockProblem(err: unknown, ref: BlockRef): Problem {
+  const name = blockName(ref.type);
+  const e = asCaptureError(err, 'corrupt', `${name} block invalid`);
+  const message = e.detail.startsWith(name) ? e.detail : `${name}: ${e.detail}`;
+  return { code: e.code, message, block: ref.ordinal, offset: ref.offset, lostBytes: blockSize(ref) };
+}
+
 /** An open capture file: its handle, its size, and bounded positioned reads. */
 export class CaptureFile {
   /** Read-ahead window: small blocks (header, tables, chunk metas) cost one read, not two each. */
@@ -69,6 +77,10 @@ export class CaptureFile {
     const bytes = await this.readDirect(offset, Math.min(READ_AHEAD, this.size - offset));
     this.cache = { offset, bytes };
     return bytes.subarray(0, Math.min(n, bytes.length));
+  }
+
+  async close(): Promise<void> {
+    await this.fh.close();
   }
 
   private async readDirect(offset: number, n: number): Promise<Buffer> {

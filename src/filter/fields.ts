@@ -33,7 +33,7 @@ function containerOf(ev: KEvent, pick: 'id' | 'name' | 'image'): string {
 export const FIELDS: readonly FieldDef[] = [
   field('evt.num', 'number', 'record number in the capture, from 1 (stable whatever the filter)', (ev) => ev.num),
   field('evt.type', 'string', 'event name: read, write, connect, accept4, openat, fork, exec, tcp_retransmit, ...', (ev) => ev.name),
-  field('evt.category', 'string', 'event category: io, net, file, process, tcp', (ev) => ev.category),
+  field('evt.category', 'string', "what the event is about: net, file, ipc, process, tcp ('io' for I/O on an fd of unknown kind)", (ev) => ev.category),
   field('evt.dir', 'string', "data direction of I/O events: 'in' (read/recv) or 'out' (write/send)", (ev) => ev.dir || undefined),
   field('evt.is_io', 'bool', 'true for events that read or write data', (ev) => ev.isIo),
   field('evt.is_io_read', 'bool', 'true for events that read data', (ev) => ev.dir === 'in'),

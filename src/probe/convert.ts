@@ -35,17 +35,18 @@ const O_CLOEXEC = 0o2000000;
 const F_DUPFD_CLOEXEC = 1030;
 const TCP_LISTEN = 10;
 const SOCK_TYPE_MASK = 0xf;
+const IPV4_CACHE_SIZE = 4096;
 
 export class Converter {
   readonly state: ReplayState;
   readonly event: KEvent;
   private readonly layouts: (EventLayout | undefined)[];
-  private readonly headerSize: number;
   private readonly keepAll: boolean;
   private readonly ignore: ReadonlySet<number>;
   /** Tuple-only context for tcp_* events, which are about a socket but not an fd. */
   private readonly tcpFd = new FdInfo(0, -1, 'ipv4', 'inferred');
   private view: DataView<ArrayBufferLike> = new DataView(new ArrayBuffer(0));
+  private readonly ipv4Cache = new Map<number, string>();
   /** Why the last 'malformed' verdict was given. */
   problem = '';
 
@@ -53,7 +54,6 @@ export class Converter {
     this.state = state;
     this.event = new KEvent(schema, clock, state);
     this.layouts = buildLayouts(schema);
-    this.headerSize = schema.headerSize;
     this.keepAll = opts.keepAll ?? false;
     this.ignore = new Set(opts.ignorePids ?? []);
   }
@@ -64,7 +64,11 @@ export class Converter {
     this.view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   }
 
-  /** Converts the record of `length` bytes (already framed) at `off` of the current chunk into `this.event`. */
+  /**
+   * Converts the record of `length` bytes (already framed) at `off` of the current chunk into
+   * `this.event`. Header fields are read at fixed offsets: resolveSchema refuses any schema whose
+   * header does not have them there (REQUIRED_HEADER).
+   */
   convert(off: number, length: number, num: number): Verdict {
     const v = this.view;
     const layout = this.layouts[v.getUint16(off + 4, true)];
@@ -77,7 +81,7 @@ export class Converter {
     ev.length = length;
     if (!this.locateVars(layout, off, length)) return 'malformed';
     ev.pid = v.getUint32(off + 16, true);
-    if (this.ignore.has(ev.pid)) return 'dropped';
+    if (this.ignore.size !== 0 && this.ignore.has(ev.pid)) return 'dropped';
     ev.res = layout.off.res < 0 ? undefined : this.i64(off + layout.off.res);
     if (layout.isIo && !this.keepAll && !worthKeeping(layout, ev.res!)) return 'dropped';
     ev.cpu = v.getUint16(off + 6, true);
@@ -113,8 +117,13 @@ export class Converter {
         this.problem = `${e.name}.${e.vars[i]!.name} length ${n} overruns the record`;
         return false;
       }
-      if (i === layout.varIndex.data) [ev.dataAt, ev.dataLen] = [at, n];
-      else if (i === layout.varIndex.addr) [ev.addrAt, ev.addrLen] = [at, n];
+      if (i === layout.varIndex.data) {
+        ev.dataAt = at;
+        ev.dataLen = n;
+      } else if (i === layout.varIndex.addr) {
+        ev.addrAt = at;
+        ev.addrLen = n;
+      }
       at += n;
     }
     return true;
@@ -212,14 +221,26 @@ export class Converter {
     if (ino !== 0) fd.ino = ino;
     if (o.l4proto >= 0 && v.getUint8(off + o.l4proto) !== 0) fd.l4proto = v.getUint8(off + o.l4proto);
     if (family === AF_INET || family === AF_INET6) {
-      const b = this.event.bytes;
-      if (o.laddr >= 0) fd.laddr = addrText(b, off + o.laddr, family);
-      if (o.raddr >= 0 && rport !== 0) fd.raddr = addrText(b, off + o.raddr, family);
+      if (o.laddr >= 0) fd.laddr = this.addr(off + o.laddr, family);
+      if (o.raddr >= 0 && rport !== 0) fd.raddr = this.addr(off + o.raddr, family);
       fd.lport = lport;
       if (rport !== 0) fd.rport = rport;
     }
     if (fd.role === '' && fd.origin === 'inferred' && fd.lport !== 0) this.guessRole(fd);
     fd.touched();
+  }
+
+  /** Address text, IPv4 from a small cache: the same few addresses recur on every connection. */
+  private addr(at: number, family: number): string {
+    if (family !== AF_INET) return addrText(this.event.bytes, at, family);
+    const key = this.view.getUint32(at, true);
+    let text = this.ipv4Cache.get(key);
+    if (text === undefined) {
+      if (this.ipv4Cache.size >= IPV4_CACHE_SIZE) this.ipv4Cache.clear();
+      text = addrText(this.event.bytes, at, family);
+      this.ipv4Cache.set(key, text);
+    }
+    return text;
   }
 
   /** For sockets first seen mid-stream: a listening port means accepted, a connected TCP peer means client. */
@@ -231,7 +252,9 @@ export class Converter {
   // --- handlers ------------------------------------------------------------------------------
 
   private onIo(layout: EventLayout, off: number): void {
-    const fd = this.fdContext(layout, off, this.int(layout, off, 'fd', -1));
+    // The hottest path: read the fd with a named offset rather than through int()'s keyed lookup.
+    const at = layout.off.fd;
+    const fd = this.fdContext(layout, off, at < 0 ? -1 : this.view.getInt32(off + at, true));
     // The first message on an unconnected datagram socket says which side it is.
     if (fd.role === '' && fd.family !== AF_UNIX && this.event.addrLen > 0) {
       fd.role = layout.dir === 2 ? 'client' : 'server';

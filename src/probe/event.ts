@@ -17,6 +17,7 @@ import { parseSockaddr, type SockAddr } from './net.js';
 import type { FdInfo, ReplayState, ThreadInfo } from './state.js';
 
 const EMPTY = new Uint8Array(0);
+const IO_CATEGORY: Readonly<Record<string, string>> = { ipv4: 'net', ipv6: 'net', unix: 'ipc', pipe: 'ipc', file: 'file', dir: 'file' };
 const TWO32 = 0x1_0000_0000;
 
 export class KEvent {
@@ -43,11 +44,13 @@ export class KEvent {
   tsLo = 0;
   /** @internal */
   tsHi = 0;
-  /** @internal where the payload/sockaddr bytes are in `bytes`; -1 when absent */
+  /**
+   * Where the payload is in `bytes` (-1 when none): bytes[dataAt, dataAt + dataLen). For consumers
+   * that scan payloads at full rate without allocating the view `payload` returns.
+   */
   dataAt = -1;
-  /** @internal */
   dataLen = 0;
-  /** @internal */
+  /** @internal where the call's sockaddr is in `bytes`; -1 when absent */
   addrAt = -1;
   /** @internal */
   addrLen = 0;
@@ -62,9 +65,14 @@ export class KEvent {
     return this.layout.event.name;
   }
 
-  /** Schema category: io, net, file, process, tcp, ... */
+  /**
+   * What the event is about, as Kindling categorises: I/O by what the fd is ('net' for IP
+   * sockets, 'ipc' for unix sockets and pipes, 'file' for files, 'io' while unknown); other
+   * events by their schema category (net, file, process, tcp, ...).
+   */
   get category(): string {
-    return this.layout.event.category;
+    if (!this.layout.isIo) return this.layout.event.category;
+    return IO_CATEGORY[this.fd?.kind ?? ''] ?? 'io';
   }
 
   /** Data direction of I/O events: 'in' (read/recv), 'out' (write/send), '' for other events. */

@@ -70,7 +70,7 @@ export class FdInfo {
     return l4Name(this.l4proto, this.family);
   }
 
-  /** Copies what the fd refers to into a new entry (dup, or a copy of the table at fork). */
+  /** Copies what the fd refers to into a new entry (dup: a new number for the same open file). */
   copyTo(target: FdInfo): FdInfo {
     target.path = this.path;
     target.ino = this.ino;
@@ -86,6 +86,50 @@ export class FdInfo {
   }
 }
 
+/** fds at or above this are not tracked (an untrusted capture must not make the table huge). */
+const MAX_TRACKED_FD = 1 << 20;
+
+/**
+ * One process's fd table, an array indexed by fd number: fds are small dense integers, so lookups
+ * are an element load and the copy a fork makes is one slice (a Map copy cost ~100x more).
+ */
+export class FdTable {
+  private slots: (FdInfo | undefined)[] = [];
+
+  get(num: number): FdInfo | undefined {
+    return num >= 0 && num < MAX_TRACKED_FD ? this.slots[num] : undefined;
+  }
+
+  set(num: number, fd: FdInfo): void {
+    if (num >= 0 && num < MAX_TRACKED_FD) this.slots[num] = fd;
+  }
+
+  delete(num: number): void {
+    if (num >= 0 && num < this.slots.length) this.slots[num] = undefined;
+  }
+
+  copy(): FdTable {
+    const t = new FdTable();
+    t.slots = this.slots.slice();
+    return t;
+  }
+
+  /** Closes the fds marked close-on-exec. */
+  closeOnExec(): void {
+    const slots = this.slots;
+    for (let num = 0; num < slots.length; num++) if (slots[num]?.cloexec) slots[num] = undefined;
+  }
+
+  /** Open entries in fd order. */
+  entries(): [number, FdInfo][] {
+    const out: [number, FdInfo][] = [];
+    this.slots.forEach((fd, num) => {
+      if (fd !== undefined) out.push([num, fd]);
+    });
+    return out;
+  }
+}
+
 /** What threads of one process share: identity, executable, fd table. */
 export class ProcessInfo {
   exe = '';
@@ -93,7 +137,7 @@ export class ProcessInfo {
   uid = -1;
   gid = -1;
   containerId = '';
-  fds = new Map<number, FdInfo>();
+  fds = new FdTable();
   /** Thread ids alive in this process. */
   readonly tids = new Set<number>();
 
@@ -181,7 +225,7 @@ export class ReplayState {
 
   private addThread(proc: ProcessInfo, tid: number, comm: string, partial: boolean): ThreadInfo {
     const old = this.threads.get(tid);
-    if (old && old.proc !== proc) this.dropThread(old);
+    if (old && old.proc !== proc) this.dropTid(old.proc, tid);
     const t = new ThreadInfo(tid, comm, proc, partial);
     this.threads.set(tid, t);
     proc.tids.add(tid);
@@ -255,43 +299,42 @@ export class ReplayState {
     child.uid = pp.uid;
     child.gid = pp.gid;
     child.containerId = pp.containerId;
-    for (const [num, fd] of pp.fds) {
-      const copy = fd.copyTo(new FdInfo(this.nextGen++, num, fd.kind, fd.origin));
-      copy.cloexec = fd.cloexec;
-      child.fds.set(num, copy);
-    }
+    // The child's fds refer to the same open files and sockets: share the entries (same
+    // generation; consumers key on pid as well), only the table is the child's own.
+    child.fds = pp.fds.copy();
     this.addThread(child, childTid, comm, false);
   }
 
   /** exec: the process gets a new image; other threads are gone, close-on-exec fds are closed. */
   exec(thread: ThreadInfo, oldTid: number, exe: string, comm: string, args: readonly string[]): ThreadInfo {
     const proc = thread.proc;
-    for (const tid of [...proc.tids]) {
-      if (tid !== thread.tid) this.dropThread(this.threads.get(tid)!);
+    if (proc.tids.size > 1) {
+      for (const tid of [...proc.tids]) if (tid !== thread.tid) this.dropTid(proc, tid);
     }
-    if (oldTid !== thread.tid) this.threads.delete(oldTid);
+    if (oldTid !== thread.tid) this.dropTid(proc, oldTid);
     proc.exe = exe;
     proc.args = args;
     proc.partial = false;
     thread.comm = comm;
     thread.partial = false;
-    for (const [num, fd] of proc.fds) if (fd.cloexec) proc.fds.delete(num);
+    proc.fds.closeOnExec();
     return thread;
   }
 
   exit(thread: ThreadInfo, groupDead: boolean): void {
     if (!groupDead) {
-      this.dropThread(thread);
+      this.dropTid(thread.proc, thread.tid);
       return;
     }
     const proc = thread.proc;
-    for (const tid of [...proc.tids]) this.dropThread(this.threads.get(tid)!);
-    this.procs.delete(proc.pid);
+    for (const tid of [...proc.tids]) this.dropTid(proc, tid);
+    if (this.procs.get(proc.pid) === proc) this.procs.delete(proc.pid);
   }
 
-  private dropThread(t: ThreadInfo): void {
-    if (this.threads.get(t.tid) === t) this.threads.delete(t.tid);
-    t.proc.tids.delete(t.tid);
+  /** Removes thread `tid` of `proc` (leaving alone a thread of another process that reuses the number). */
+  private dropTid(proc: ProcessInfo, tid: number): void {
+    if (this.threads.get(tid)?.proc === proc) this.threads.delete(tid);
+    proc.tids.delete(tid);
   }
 
   container(proc: ProcessInfo): ContainerRow | undefined {

@@ -22,7 +22,7 @@ const dir = tempDir();
  * added. (Schema versions start at 1, today's is 1, so the variant keeps the number.)
  */
 function olderSchema(): SchemaSpec {
-  const spec = structuredClone(EVENT_SCHEMA) as { version: number; events: Array<{ name: string; fields: unknown[] }>; fieldsets: Record<string, unknown[]> };
+  const spec = structuredClone(EVENT_SCHEMA) as unknown as { version: number; events: Array<{ name: string; fields: unknown[] }>; fieldsets: Record<string, unknown[]> };
   spec.fieldsets.io_v0 = [
     { name: 'res', type: 'i64', desc: 'result' },
     { name: 'latency', type: 'u64', desc: 'ns' },

@@ -61,6 +61,7 @@ async function checkCut(f: Fixture, cut: number, verify: boolean): Promise<void>
     expect(Buffer.from(concat(got)).equals(Buffer.from(concat(completeChunks)))).toBe(true);
     expect(count).toBe(completeChunks.reduce((n, rec) => n + splitRecords(rec).length, 0));
     expect(r.indexed).toBe(cut === f.bytes.length);
+    expect(r.status).toBe(cut === f.bytes.length ? 'intact' : 'recoverable');
     expect(r.problems.length > 0).toBe(cut < f.bytes.length);
   } finally {
     await r.close();

@@ -51,6 +51,8 @@ const TABLE: [string, Step[]][] = [
   ['fd.origin = inferred', ['missed', 'retransmit', 'refused']],
   ['evt.latency >= 2500 and thread.tid = 200', ['connect', 'request', 'responseIn', 'close', 'fileRead', 'refused']],
   ['evt.category = process or (evt.type = socket)', ['socket', 'fork', 'exec', 'childExit']],
+  ['evt.is_io = true and evt.category = net', ['request', 'requestIn', 'response', 'responseIn', 'missed', 'eof', 'dnsQuery']],
+  ['evt.category = file', ['log', 'close', 'reopen', 'fileRead', 'childWrite']],
   ['not (proc.pid in (100, 300, 200) or evt.type == tcp_retransmit)', ['dnsQuery']],
 ];
 

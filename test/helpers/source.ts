@@ -6,6 +6,8 @@
  */
 import type { ClockAnchor, EventSource, RawChunk } from '../../src/capture/source.js';
 import type { FdRow, MachineInfo, Tables, ThreadRow } from '../../src/capture/tables.js';
+import { compileFilter } from '../../src/filter/index.js';
+import { printEvents } from '../../src/probe/print.js';
 import { encodeRecord, type RecordInput } from '../../src/schema/encode.js';
 import { EVENT_SCHEMA } from '../../src/schema/events.generated.js';
 import { resolveSchema, type ResolvedSchema } from '../../src/schema/schema.js';
@@ -125,4 +127,30 @@ function splitChunks(records: readonly Uint8Array[], per: number, headerSize: nu
     });
   }
   return chunks;
+}
+
+/** An event as `kcap print --json` shows it. */
+export interface PrintedEvent {
+  readonly num: number;
+  readonly type: string;
+  readonly pid: number;
+  readonly tid: number;
+  readonly comm: string;
+  readonly res: number | null;
+  readonly fd: { readonly num: number; readonly gen: number; readonly type: string; readonly name: string; readonly role: string | null;
+    readonly sip: string | null; readonly sport: number | null; readonly cip: string | null; readonly cport: number | null } | null;
+  /** Payload, base64. */
+  readonly data: string | null;
+  readonly [key: string]: unknown;
+}
+
+/**
+ * Replays any EventSource (a generated one, or a real recording opened with openCapture) and
+ * returns the events a filter selects in their `kcap print --json` form, for plain assertions
+ * such as "curl's write on the socket to 127.0.0.1:8080 carried the request".
+ */
+export async function collectEvents(source: EventSource, filter?: string): Promise<PrintedEvent[]> {
+  let text = '';
+  await printEvents(source, (t) => { text += t; }, { json: true, ...(filter ? { filter: compileFilter(filter) } : {}) });
+  return text === '' ? [] : text.trimEnd().split('\n').map((line) => JSON.parse(line) as PrintedEvent);
 }

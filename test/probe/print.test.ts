@@ -7,7 +7,8 @@ import { formatJson, formatLine, hexDump, printable, utcText } from '../../src/p
 import type { KEvent } from '../../src/probe/event.js';
 import { printEvents, statsText } from '../../src/probe/print.js';
 import { replay } from '../../src/probe/replay.js';
-import { RESPONSE, buildScenario } from './scenario.js';
+import { collectEvents } from '../helpers/source.js';
+import { REQUEST, RESPONSE, buildScenario } from './scenario.js';
 
 const { builder, n } = buildScenario();
 
@@ -44,6 +45,14 @@ describe('JSON lines', () => {
     });
     expect(Buffer.from(obj.data, 'base64').toString()).toMatch(/^GET \/ HTTP\/1\.1\r\n/);
     expect(BigInt(obj.ts)).toBe(1_000_000_000n + BigInt(n.requestIn - 1) * 1000n);
+  });
+
+  it('come back as plain objects through the collectEvents helper, filtered', async () => {
+    const events = await collectEvents(builder.source(), 'fd.sport = 8080 and evt.dir = out');
+    expect(events.map((e) => [e.num, e.comm, e.fd?.role, Buffer.from(e.data ?? '', 'base64').toString()])).toEqual([
+      [n.request, '', 'client', REQUEST],
+      [n.response, 'nginx', 'server', RESPONSE],
+    ]);
   });
 
   it('print one object per selected event, and a summary of what was skipped', async () => {
