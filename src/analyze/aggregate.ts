@@ -5,7 +5,8 @@
  * records always give the same numbers.
  */
 import { endpointText } from '../probe/net.js';
-import type { Peer, RequestRecord } from './connections.js';
+import type { L7Record } from '../protocols/index.js';
+import type { ConnContext, Peer } from './connections.js';
 
 export interface LatencySummary {
   readonly count: number;
@@ -48,7 +49,7 @@ export function percentile(sorted: Float64Array, p: number): number {
  * Whether the record counts as an error: the protocol set an error (HTTP status >= 400, a DNS
  * rcode other than NOERROR, an error reply of a database or cache).
  */
-export function isError(r: RequestRecord): boolean {
+export function isError(r: L7Record): boolean {
   return r.error !== '';
 }
 
@@ -62,7 +63,7 @@ class Bucket {
   respBytes = 0;
   readonly statuses = new Map<string, number>();
 
-  add(r: RequestRecord): void {
+  add(r: L7Record): void {
     if (this.count === this.lat.length) {
       const grown = new Float64Array(this.lat.length * 2);
       grown.set(this.lat);
@@ -101,69 +102,102 @@ function clientText(p: Peer): string {
 
 const cmp = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
 
+/** A request with where it happened, as the slowest list keeps it. */
+export interface Located {
+  readonly rec: L7Record;
+  readonly ctx: ConnContext;
+}
+
 /** A bounded list of the slowest records, ties broken by start time then connection. */
 class Slowest {
-  private items: RequestRecord[] = [];
+  private items: Located[] = [];
   constructor(private readonly limit: number) {}
 
-  add(r: RequestRecord): void {
+  add(rec: L7Record, ctx: ConnContext): void {
     if (this.limit <= 0) return;
-    if (this.items.length >= this.limit && !Slowest.before(r, this.items[this.items.length - 1]!)) return;
-    this.items.push(r);
+    const item = { rec, ctx };
+    if (this.items.length >= this.limit && !Slowest.before(item, this.items[this.items.length - 1]!)) return;
+    this.items.push(item);
     this.items.sort((a, b) => (Slowest.before(a, b) ? -1 : Slowest.before(b, a) ? 1 : 0));
     if (this.items.length > this.limit) this.items.pop();
   }
 
-  list(): readonly RequestRecord[] {
+  list(): readonly Located[] {
     return this.items;
   }
 
-  private static before(a: RequestRecord, b: RequestRecord): boolean {
-    if (a.latencyNs !== b.latencyNs) return a.latencyNs > b.latencyNs;
-    if (a.startTs !== b.startTs) return a.startTs < b.startTs;
-    return a.conn < b.conn;
+  private static before(a: Located, b: Located): boolean {
+    if (a.rec.latencyNs !== b.rec.latencyNs) return a.rec.latencyNs > b.rec.latencyNs;
+    if (a.rec.startTs !== b.rec.startTs) return a.rec.startTs < b.rec.startTs;
+    return a.ctx.conn < b.ctx.conn;
   }
 }
 
+type OpKey = Omit<EndpointOperation, keyof LatencySummary | 'statuses'>;
+type EdgeKey = Omit<ServiceEdge, keyof LatencySummary>;
+
+/** Per server endpoint: its operations, by operation and resource. */
+interface ServerGroup {
+  readonly protocol: string;
+  readonly server: string;
+  readonly serverProcess: string;
+  readonly ops: Map<string, { key: OpKey; bucket: Bucket }>;
+}
+
+/** What a connection context resolves to, cached so each request costs a map lookup or two. */
+interface Slots {
+  readonly group: ServerGroup;
+  readonly edge: Bucket;
+  readonly proto: Bucket;
+}
+
 export class Aggregator {
-  private readonly ops = new Map<string, { key: Omit<EndpointOperation, keyof LatencySummary | 'statuses'>; bucket: Bucket }>();
-  private readonly edges = new Map<string, { key: Omit<ServiceEdge, keyof LatencySummary>; bucket: Bucket }>();
+  private readonly groups = new Map<string, ServerGroup>();
+  private readonly edges = new Map<string, { key: EdgeKey; bucket: Bucket }>();
+  private readonly byProtocol = new Map<string, Bucket>();
+  private readonly slots = new WeakMap<ConnContext, Slots>();
   private readonly slowest: Slowest;
-  readonly byProtocol = new Map<string, Bucket>();
   records = 0;
 
   constructor(topN: number) {
     this.slowest = new Slowest(topN);
   }
 
-  add(r: RequestRecord): void {
+  add(rec: L7Record, ctx: ConnContext): void {
     this.records++;
-    const server = endpointText(r.server.addr, r.server.port);
-    const serverProcess = processText(r.server);
-    const opKey = `${r.protocol}\0${server}\0${r.operation}\0${r.resource}`;
-    let op = this.ops.get(opKey);
+    let slots = this.slots.get(ctx);
+    if (!slots) this.slots.set(ctx, (slots = this.resolve(ctx)));
+    const opKey = `${rec.operation}\0${rec.resource}`;
+    let op = slots.group.ops.get(opKey);
     if (!op) {
-      op = { key: { protocol: r.protocol, server, serverProcess, operation: r.operation, resource: r.resource }, bucket: new Bucket() };
-      this.ops.set(opKey, op);
+      const g = slots.group;
+      op = { key: { protocol: g.protocol, server: g.server, serverProcess: g.serverProcess, operation: rec.operation, resource: rec.resource }, bucket: new Bucket() };
+      g.ops.set(opKey, op);
     }
-    op.bucket.add(r);
-    const client = clientText(r.client);
-    const edgeKey = `${client}\0${server}\0${r.protocol}`;
+    op.bucket.add(rec);
+    slots.edge.add(rec);
+    slots.proto.add(rec);
+    this.slowest.add(rec, ctx);
+  }
+
+  private resolve(ctx: ConnContext): Slots {
+    const server = endpointText(ctx.server.addr, ctx.server.port);
+    const serverProcess = processText(ctx.server);
+    const groupKey = `${ctx.protocol}\0${server}`;
+    let group = this.groups.get(groupKey);
+    if (!group) this.groups.set(groupKey, (group = { protocol: ctx.protocol, server, serverProcess, ops: new Map() }));
+    const client = clientText(ctx.client);
+    const edgeKey = `${client}\0${server}\0${ctx.protocol}`;
     let edge = this.edges.get(edgeKey);
-    if (!edge) {
-      edge = { key: { client, server, serverProcess, protocol: r.protocol }, bucket: new Bucket() };
-      this.edges.set(edgeKey, edge);
-    }
-    edge.bucket.add(r);
-    let proto = this.byProtocol.get(r.protocol);
-    if (!proto) this.byProtocol.set(r.protocol, (proto = new Bucket()));
-    proto.add(r);
-    this.slowest.add(r);
+    if (!edge) this.edges.set(edgeKey, (edge = { key: { client, server, serverProcess, protocol: ctx.protocol }, bucket: new Bucket() }));
+    let proto = this.byProtocol.get(ctx.protocol);
+    if (!proto) this.byProtocol.set(ctx.protocol, (proto = new Bucket()));
+    return { group, edge: edge.bucket, proto };
   }
 
   /** Per endpoint and operation, sorted by protocol, server, then request count (most first), operation, resource. */
   operations(): EndpointOperation[] {
-    return [...this.ops.values()].map(({ key, bucket }) => ({
+    return [...this.groups.values()].flatMap((g) => [...g.ops.values()]).map(({ key, bucket }) => ({
       ...key, ...bucket.summary(),
       statuses: [...bucket.statuses].map(([status, count]) => ({ status, count })).sort((a, b) => cmp(a.status, b.status)),
     })).sort((a, b) => cmp(a.protocol, b.protocol) || cmp(a.server, b.server) || b.count - a.count
@@ -181,7 +215,7 @@ export class Aggregator {
       .sort((a, b) => cmp(a.protocol, b.protocol));
   }
 
-  slowestRequests(): readonly RequestRecord[] {
+  slowestRequests(): readonly Located[] {
     return this.slowest.list();
   }
 }

@@ -8,8 +8,9 @@ import type { EventSource, RawChunk } from '../capture/source.js';
 import type { KEvent } from '../probe/event.js';
 import { utcText } from '../probe/format.js';
 import { Replayer } from '../probe/replay.js';
-import { Aggregator, processText, type EndpointOperation, type LatencySummary, type ServiceEdge } from './aggregate.js';
-import { ConnectionTracker, type ConnectionStats, type RequestRecord } from './connections.js';
+import type { L7Record } from '../protocols/index.js';
+import { Aggregator, processText, type EndpointOperation, type LatencySummary, type Located, type ServiceEdge } from './aggregate.js';
+import { ConnectionTracker, type ConnectionStats } from './connections.js';
 import { TcpHealth, type TcpConnHealth, type TcpTotals } from './tcp.js';
 import { endpointText } from '../probe/net.js';
 
@@ -79,13 +80,13 @@ export async function analyze(source: EventSource, opts: AnalyzeOptions = {}): P
   const top = opts.top ?? 10;
   const base = source.clock.bootNs;
   const rel = (ts: bigint): number => Number(ts - base);
-  const inWindow = (r: RequestRecord): boolean => {
+  const inWindow = (r: L7Record): boolean => {
     const t = rel(r.startTs);
     return (opts.fromNs === undefined || t >= opts.fromNs) && (opts.toNs === undefined || t < opts.toNs)
       && (opts.protocols === undefined || opts.protocols.includes(r.protocol));
   };
   const agg = new Aggregator(top);
-  const tracker = new ConnectionTracker((r) => { if (inWindow(r)) agg.add(r); });
+  const tracker = new ConnectionTracker((r, ctx) => { if (inWindow(r)) agg.add(r, ctx); });
   const tcp = new TcpHealth();
   const replayer = new Replayer(source, opts.filter ? { filter: opts.filter } : {});
   let firstTs: bigint | undefined;
@@ -142,12 +143,12 @@ function connectionSummary(cs: ConnectionStats): AnalysisResult['connections'] {
   return { total: cs.connections, byProtocol, bothEndsJoined: cs.joined };
 }
 
-function slowRequest(r: RequestRecord, realtimeNs: bigint, base: bigint): SlowRequest {
+function slowRequest({ rec, ctx }: Located, realtimeNs: bigint, base: bigint): SlowRequest {
   return {
-    startUtc: utcText(realtimeNs + (r.startTs - base)), startNs: Number(r.startTs - base),
-    latencyNs: Number(r.latencyNs), protocol: r.protocol, operation: r.operation, resource: r.resource,
-    status: r.status, error: r.error,
-    client: endpointText(r.client.addr, r.client.port), clientProcess: processText(r.client),
-    server: endpointText(r.server.addr, r.server.port), serverProcess: processText(r.server),
+    startUtc: utcText(realtimeNs + (rec.startTs - base)), startNs: Number(rec.startTs - base),
+    latencyNs: Number(rec.latencyNs), protocol: rec.protocol, operation: rec.operation, resource: rec.resource,
+    status: rec.status, error: rec.error,
+    client: endpointText(ctx.client.addr, ctx.client.port), clientProcess: processText(ctx.client),
+    server: endpointText(ctx.server.addr, ctx.server.port), serverProcess: processText(ctx.server),
   };
 }

@@ -24,16 +24,21 @@ export interface Peer {
   readonly containerId: string;
 }
 
-/** A paired request with where it happened. */
-export interface RequestRecord extends L7Record {
-  readonly l4: 'tcp' | 'udp';
-  readonly client: Peer;
-  readonly server: Peer;
-  /** Which end's syscalls the record was parsed from ('both' when the other end was traced too). */
-  readonly observedAt: 'client' | 'server';
-  readonly bothEndsTraced: boolean;
+/**
+ * Where a connection's requests happened: both endpoints and the processes behind them. One
+ * object per connection (replaced when the other end joins), so labels are computed once per
+ * connection, not once per request, and aggregation can key its caches on it.
+ */
+export interface ConnContext {
   /** Connection number in capture order, from 1. */
   readonly conn: number;
+  readonly l4: 'tcp' | 'udp';
+  readonly protocol: string;
+  readonly client: Peer;
+  readonly server: Peer;
+  /** Which end's syscalls the requests were parsed from. */
+  readonly observedAt: 'client' | 'server';
+  readonly bothEndsTraced: boolean;
 }
 
 export interface ConnectionStats {
@@ -58,6 +63,8 @@ const AF_INET = 2;
 const AF_INET6 = 10;
 const IPPROTO_TCP = 6;
 const IPPROTO_UDP = 17;
+/** Linux pids are below 2^22, so gen * PID_SPACE + pid is exact while gen < 2^31. */
+const PID_SPACE = 0x40_0000;
 
 interface ProcessRef {
   readonly pid: number;
@@ -76,8 +83,10 @@ class Conn {
   mirrorOf: Conn | undefined;
   /** The traced process on the other end, learnt through the join. */
   peerProc: ProcessRef | undefined;
+  /** Labels for this connection's records; rebuilt when the other end joins. */
+  ctx: ConnContext | undefined;
 
-  constructor(readonly id: number, readonly key: string, readonly joinKey: string, readonly l4: 'tcp' | 'udp',
+  constructor(readonly id: number, readonly key: number | string, readonly joinKey: string, readonly l4: 'tcp' | 'udp',
     readonly local: { addr: string; port: number }, readonly remote: { addr: string; port: number },
     readonly proc: ProcessRef, isClient: boolean | undefined, readonly roleKnown: boolean) {
     this.isClient = isClient ?? true;
@@ -89,12 +98,12 @@ export class ConnectionTracker {
     connections: 0, byProtocol: new Map(), unknown: 0, unknownBytes: 0, joined: 0, gaps: 0, invalidFrames: 0,
     unmatchedResponses: 0,
   };
-  private readonly conns = new Map<string, Conn>();
+  private readonly conns = new Map<number | string, Conn>();
   /** Parsed ends by canonical 4-tuple, for joining the other end. */
   private readonly parsedEnds = new Map<string, Conn>();
   private nextId = 1;
 
-  constructor(private readonly emit: (r: RequestRecord) => void) {}
+  constructor(private readonly emit: (r: L7Record, ctx: ConnContext) => void) {}
 
   /** Visitor for every replayed event. */
   onEvent(ev: KEvent): void {
@@ -145,7 +154,9 @@ export class ConnectionTracker {
   private connFor(ev: KEvent, fd: FdInfo, l4: 'tcp' | 'udp', remote: { addr: string; port: number }): Conn {
     // An unconnected datagram socket talks to many peers: one conversation per peer.
     const perPeer = l4 === 'udp' && fd.rport === 0;
-    const key = perPeer ? `${ev.pid}/${fd.gen}/${endpointText(remote.addr, remote.port)}` : `${ev.pid}/${fd.gen}`;
+    // A forked child shares its parent's fd entries, so the key is the pair (process, fd generation).
+    const socketKey = fd.gen * PID_SPACE + ev.pid;
+    const key = perPeer ? `${socketKey}/${endpointText(remote.addr, remote.port)}` : socketKey;
     let c = this.conns.get(key);
     if (c) return c;
     const local = { addr: fd.laddr, port: fd.lport };
@@ -194,6 +205,7 @@ export class ConnectionTracker {
   private mirror(c: Conn, parsed: Conn): false {
     c.mirrorOf = parsed;
     parsed.peerProc = c.proc;
+    parsed.ctx = undefined;
     this.stats.joined++;
     return false;
   }
@@ -204,9 +216,13 @@ export class ConnectionTracker {
   }
 
   private closeFd(pid: number, fd: FdInfo): void {
-    const prefix = `${pid}/${fd.gen}`;
-    for (const [key, c] of this.conns) {
-      if (key === prefix || key.startsWith(`${prefix}/`)) this.end(c);
+    const socketKey = fd.gen * PID_SPACE + pid;
+    const c = this.conns.get(socketKey);
+    if (c) this.end(c);
+    if (fd.l4proto !== IPPROTO_UDP) return;
+    const prefix = `${socketKey}/`;
+    for (const [key, conv] of this.conns) {
+      if (typeof key === 'string' && key.startsWith(prefix)) this.end(conv);
     }
   }
 
@@ -226,14 +242,16 @@ export class ConnectionTracker {
   }
 
   private take(c: Conn, records: readonly L7Record[]): void {
-    for (const r of records) this.emit(this.label(c, r));
+    if (records.length === 0) return;
+    const ctx = (c.ctx ??= this.context(c));
+    for (const r of records) this.emit(r, ctx);
   }
 
-  private label(c: Conn, r: L7Record): RequestRecord {
+  private context(c: Conn): ConnContext {
     const me: Peer = { ...c.proc, addr: c.local.addr, port: c.local.port };
     const other: Peer = { ...(c.peerProc ?? NO_PEER), addr: c.remote.addr, port: c.remote.port };
     return {
-      ...r, l4: c.l4, conn: c.id,
+      conn: c.id, l4: c.l4, protocol: c.parser?.protocol ?? '',
       client: c.isClient ? me : other,
       server: c.isClient ? other : me,
       observedAt: c.isClient ? 'client' : 'server',

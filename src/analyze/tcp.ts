@@ -4,6 +4,7 @@
  * process in their header means nothing; connections are named by their 4-tuple only.
  */
 import type { KEvent } from '../probe/event.js';
+import type { FdInfo } from '../probe/state.js';
 import { endpointText } from '../probe/net.js';
 
 export interface TcpConnHealth {
@@ -40,7 +41,8 @@ function readU32(ev: KEvent, field: string): number {
 }
 
 export class TcpHealth {
-  private readonly conns = new Map<string, Mutable<TcpConnHealth>>();
+  private readonly conns: Mutable<TcpConnHealth>[] = [];
+  private readonly byPorts = new Map<number, { laddr: string; raddr: string; health: Mutable<TcpConnHealth> }[]>();
   private established = 0;
 
   onEvent(ev: KEvent): void {
@@ -50,7 +52,7 @@ export class TcpHealth {
       if (readU32(ev, 'newstate') === TCP_ESTABLISHED) this.established++;
       return;
     }
-    const c = this.conn(endpointText(ev.fd.laddr, ev.fd.lport), endpointText(ev.fd.raddr, ev.fd.rport));
+    const c = this.conn(ev.fd);
     if (name === 'tcp_retransmit') c.retransmits++;
     else if (name === 'tcp_send_reset') c.resetsSent++;
     else if (name === 'tcp_receive_reset') c.resetsReceived++;
@@ -62,20 +64,24 @@ export class TcpHealth {
     }
   }
 
-  private conn(local: string, remote: string): Mutable<TcpConnHealth> {
-    const key = `${local} ${remote}`;
-    let c = this.conns.get(key);
-    if (!c) {
-      c = { local, remote, retransmits: 0, resetsSent: 0, resetsReceived: 0, rttSamples: 0, srttLastUs: 0, srttMaxUs: 0 };
-      this.conns.set(key, c);
-    }
-    return c;
+  /** tcp_probe fires on every ACK: look connections up by ports first, text only on a miss. */
+  private conn(fd: FdInfo): Mutable<TcpConnHealth> {
+    const ports = fd.lport * 0x10000 + fd.rport;
+    let list = this.byPorts.get(ports);
+    if (!list) this.byPorts.set(ports, (list = []));
+    for (const e of list) if (e.laddr === fd.laddr && e.raddr === fd.raddr) return e.health;
+    const local = endpointText(fd.laddr, fd.lport);
+    const remote = endpointText(fd.raddr, fd.rport);
+    const health = { local, remote, retransmits: 0, resetsSent: 0, resetsReceived: 0, rttSamples: 0, srttLastUs: 0, srttMaxUs: 0 };
+    list.push({ laddr: fd.laddr, raddr: fd.raddr, health });
+    this.conns.push(health);
+    return health;
   }
 
   /** Connections with any trouble or RTT samples, worst first (retransmits + resets), then by name. */
   connections(): TcpConnHealth[] {
     const trouble = (c: TcpConnHealth): number => c.retransmits + c.resetsSent + c.resetsReceived;
-    return [...this.conns.values()].sort((a, b) => trouble(b) - trouble(a)
+    return [...this.conns].sort((a, b) => trouble(b) - trouble(a)
       || (a.local < b.local ? -1 : a.local > b.local ? 1 : 0) || (a.remote < b.remote ? -1 : a.remote > b.remote ? 1 : 0));
   }
 
@@ -83,11 +89,11 @@ export class TcpHealth {
     let retransmits = 0;
     let resetsSent = 0;
     let resetsReceived = 0;
-    for (const c of this.conns.values()) {
+    for (const c of this.conns) {
       retransmits += c.retransmits;
       resetsSent += c.resetsSent;
       resetsReceived += c.resetsReceived;
     }
-    return { connections: this.conns.size, retransmits, resetsSent, resetsReceived, established: this.established };
+    return { connections: this.conns.length, retransmits, resetsSent, resetsReceived, established: this.established };
   }
 }
