@@ -40,6 +40,8 @@ export function problemOf(err: CaptureError, lostBytes: number, fallbackOffset: 
   };
 }
 
+const READ_AHEAD = 64 << 10;
+
 export function blockName(type: number): string {
   return BLOCK_TYPE_NAMES[type] ?? `type ${type}`;
 }
@@ -48,13 +50,40 @@ export function blockSize(ref: BlockRef): number {
   return BLOCK_OVERHEAD + ref.length;
 }
 
+/** A Problem for a block whose content failed to read or decode, located at and named by that block. */
+export function blockProblem(err: unknown, ref: BlockRef): Problem {
+  const name = blockName(ref.type);
+  const e = asCaptureError(err, 'corrupt', `${name} block invalid`);
+  const message = e.detail.startsWith(name) ? e.detail : `${name}: ${e.detail}`;
+  return { code: e.code, message, block: ref.ordinal, offset: ref.offset, lostBytes: blockSize(ref) };
+}
+
 /** An open capture file: its handle, its size, and bounded positioned reads. */
 export class CaptureFile {
+  /** Read-ahead window: small blocks (header, tables, chunk metas) cost one read, not two each. */
+  private cache: { offset: number; bytes: Buffer } = { offset: 0, bytes: Buffer.alloc(0) };
+
   constructor(private readonly fh: FileHandle, readonly path: string, readonly size: number) {}
 
-  /** Reads up to `length` bytes at `offset` (fewer at end of file). */
+  /**
+   * Reads up to `length` bytes at `offset` (fewer at end of file). The result may be a view of
+   * the read-ahead window, which is replaced, never overwritten, so views stay valid.
+   */
   async read(offset: number, length: number): Promise<Buffer> {
     const n = Math.max(0, Math.min(length, this.size - offset));
+    const c = this.cache;
+    if (offset >= c.offset && offset + n <= c.offset + c.bytes.length) return c.bytes.subarray(offset - c.offset, offset - c.offset + n);
+    if (n >= READ_AHEAD) return this.readDirect(offset, n);
+    const bytes = await this.readDirect(offset, Math.min(READ_AHEAD, this.size - offset));
+    this.cache = { offset, bytes };
+    return bytes.subarray(0, Math.min(n, bytes.length));
+  }
+
+  async close(): Promise<void> {
+    await this.fh.close();
+  }
+
+  private async readDirect(offset: number, n: number): Promise<Buffer> {
     const buf = Buffer.allocUnsafe(n);
     let done = 0;
     try {

@@ -60,6 +60,12 @@ function describe(message: string, where: CaptureErrorWhere): string {
 /** Wraps anything thrown by a decoder we call (msgpack, zstd, JSON) into a CaptureError. */
 export function asCaptureError(err: unknown, code: CaptureErrorCode, what: string, where: CaptureErrorWhere = {}): CaptureError {
   if (err instanceof CaptureError) return err;
-  const reason = err instanceof Error ? err.message : String(err);
+  const reason = err instanceof Error ? errnoText(err) : String(err);
   return new CaptureError(code, `${what}: ${reason}`, { ...where, cause: err });
+}
+
+/** "ENOENT: no such file or directory, open '/x'" → "no such file or directory"; other messages as they are. */
+function errnoText(err: Error): string {
+  const m = /^E[A-Z]+: ([^,]+)/.exec(err.message);
+  return m ? m[1]! : err.message;
 }

@@ -4,7 +4,8 @@
  * trailer). Pure functions over bytes, shared by the writer, the reader and the scanner, so there
  * is exactly one place that knows where each field sits.
  *
- *   file    = file header (16) | block* | TRAILER block
+ *   file    = file header: magic (8) | major u16 | minor u16 | CRC32C(previous 12) u32
+ *             | block* | TRAILER block
  *   block   = magic "KBLK" u32 | type u16 | flags u16 | payload length u32 | CRC32C(previous 12) u32
  *             | payload | CRC32C(payload) u32
  */
@@ -55,7 +56,6 @@ export const MIN_RECORD_SIZE = 24;
 export interface FileHeader {
   readonly major: number;
   readonly minor: number;
-  readonly flags: number;
 }
 
 export function encodeFileHeader(): Buffer {
@@ -63,15 +63,17 @@ export function encodeFileHeader(): Buffer {
   FILE_MAGIC.copy(b, 0);
   b.writeUInt16LE(FORMAT_MAJOR, 8);
   b.writeUInt16LE(FORMAT_MINOR, 10);
-  b.writeUInt32LE(0, 12);
+  b.writeUInt32LE(crc32c(b.subarray(0, 12)), 12);
   return b;
 }
 
 /** Validates the first 16 bytes; refuses files from a newer major version. */
 export function parseFileHeader(b: Buffer): FileHeader {
-  if (b.length < FILE_HEADER_SIZE || !b.subarray(0, 8).equals(FILE_MAGIC)) {
+  if (b.length < 8 || !b.subarray(0, 8).equals(FILE_MAGIC)) {
     throw new CaptureError('not-kcap', 'not a kcap capture (bad magic)', { offset: 0 });
   }
+  if (b.length < FILE_HEADER_SIZE) throw new CaptureError('truncated', 'file header truncated', { offset: 0 });
+  if (crc32c(b.subarray(0, 12)) !== b.readUInt32LE(12)) throw new CaptureError('checksum', 'file header checksum mismatch', { offset: 0 });
   const major = b.readUInt16LE(8);
   const minor = b.readUInt16LE(10);
   if (major > FORMAT_MAJOR || major === 0) {
@@ -79,7 +81,7 @@ export function parseFileHeader(b: Buffer): FileHeader {
       `capture format version ${major}.${minor} is not supported by this kcap (reads up to ${FORMAT_MAJOR}.x); upgrade kcap`,
       { offset: 8 });
   }
-  return { major, minor, flags: b.readUInt32LE(12) };
+  return { major, minor };
 }
 
 /** Frames a payload (given as parts to avoid a copy) into the buffers of one block. */

@@ -7,11 +7,11 @@
  */
 import { open, type FileHandle } from 'node:fs/promises';
 import { resolveSchema, SchemaError, type ResolvedSchema } from '../schema/schema.js';
-import { CaptureFile, blockName, problemOf, type BlockRef, type Problem } from './blocks.js';
+import { CaptureFile, blockName, blockProblem, blockSize, problemOf, type BlockRef, type Problem } from './blocks.js';
 import { ChunkDecompressor, countRecords, recordsInRange } from './chunk.js';
 import { CaptureError, asCaptureError } from './errors.js';
 import {
-  BlockType, CHUNK_META_SIZE, FILE_HEADER_SIZE, LIMITS, TRAILER_BLOCK_SIZE, decodeChunkMeta, decodeIndex,
+  BLOCK_HEADER_SIZE, BlockType, CHUNK_META_SIZE, FILE_HEADER_SIZE, LIMITS, TRAILER_BLOCK_SIZE, decodeChunkMeta, decodeIndex,
   decodeTrailer, parseFileHeader, type ChunkMeta, type FileHeader, type IndexEntry,
 } from './format.js';
 import {
@@ -53,7 +53,6 @@ export class CaptureReader implements EventSource {
   /** @internal Use openCapture. */
   constructor(
     private readonly file: CaptureFile,
-    private readonly fh: FileHandle,
     readonly format: FileHeader,
     private readonly preamble: Preamble,
     /** Chunks in file order, from the INDEX or from scanning. */
@@ -79,6 +78,11 @@ export class CaptureReader implements EventSource {
   get otherTables(): ReadonlyMap<string, number> { return this.preamble.otherTables; }
   /** Damage found so far: at open, and by chunks() when it skipped a chunk. */
   get problems(): readonly Problem[] { return this.problemList; }
+  /**
+   * What opening (and reading so far) found: intact, or recoverable with `problems` saying what
+   * was lost. Checks only what was read; verifyCapture checks every block.
+   */
+  get status(): 'intact' | 'recoverable' { return this.indexed && this.problemList.length === 0 ? 'intact' : 'recoverable'; }
 
   /** Chunks in file order; with a range, only chunks overlapping it, trimmed to records inside it. */
   async *chunks(range: TimeRange = {}): AsyncGenerator<RawChunk> {
@@ -136,7 +140,7 @@ export class CaptureReader implements EventSource {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    await this.fh.close();
+    await this.file.close();
   }
 }
 
@@ -162,7 +166,7 @@ export async function openCapture(path: string, opts: OpenOptions = {}): Promise
     const scanned = fromTrailer ? undefined : await scanChunks(file, preamble, problems);
     const index = fromTrailer?.index ?? scanned!.index;
     const stats = fromTrailer?.stats ?? scanned?.stats ?? preamble.stats;
-    return new CaptureReader(file, fh, format, preamble, index, fromTrailer !== undefined, stats, problems, opts.onDamage ?? 'skip');
+    return new CaptureReader(file, format, preamble, index, fromTrailer !== undefined, stats, problems, opts.onDamage ?? 'skip');
   } catch (err) {
     await fh.close();
     throw asCaptureError(err, 'corrupt', 'unreadable');
@@ -199,9 +203,9 @@ async function readPreamble(file: CaptureFile, problems: Problem[]): Promise<Pre
         addTable(tables, otherTables, payload, ref, problems);
       }
     } catch (err) {
-      const e = asCaptureError(err, 'corrupt', `${blockName(ref.type)} block unreadable`, { block: ref.ordinal, offset: ref.offset });
-      if (essential) throw new CaptureError(e.code, e.detail, { block: ref.ordinal, offset: ref.offset, cause: err });
-      problems.push(problemOf(e, ref.length, ref.offset));
+      const p = blockProblem(err, ref);
+      if (essential) throw new CaptureError(p.code, p.message, { block: ref.ordinal, offset: ref.offset, cause: err });
+      problems.push(p);
     }
   }
   problems.push(...walkProblems);
@@ -214,20 +218,34 @@ async function readPreamble(file: CaptureFile, problems: Problem[]): Promise<Pre
   return { header, schema, tables, otherTables, stats, end, endOrdinal };
 }
 
+/**
+ * Resolved schemas by their JSON text: captures written by the same kcap embed the same schema,
+ * and resolving one costs milliseconds, which adds up when many captures (or cuts) are opened.
+ */
+const schemaCache = new Map<string, ResolvedSchema>();
+const SCHEMA_CACHE_SIZE = 8;
+
 function decodeSchema(payload: Buffer): ResolvedSchema {
   if (payload.length > LIMITS.maxSchema) throw new CaptureError('limit', `SCHEMA of ${payload.length} bytes exceeds ${LIMITS.maxSchema}`);
+  const text = payload.toString('utf8');
+  const cached = schemaCache.get(text);
+  if (cached) return cached;
   let json: unknown;
   try {
-    json = JSON.parse(payload.toString('utf8'));
+    json = JSON.parse(text);
   } catch (err) {
     throw asCaptureError(err, 'schema', 'SCHEMA is not JSON');
   }
+  let schema: ResolvedSchema;
   try {
-    return resolveSchema(json);
+    schema = resolveSchema(json);
   } catch (err) {
     if (err instanceof SchemaError) throw new CaptureError('schema', `embedded schema: ${err.message}`);
     throw err;
   }
+  if (schemaCache.size >= SCHEMA_CACHE_SIZE) schemaCache.delete(schemaCache.keys().next().value!);
+  schemaCache.set(text, schema);
+  return schema;
 }
 
 function addTable(tables: Tables, other: Map<string, number>, payload: Buffer, ref: BlockRef, problems: Problem[]): void {
@@ -292,14 +310,13 @@ async function scanChunks(file: CaptureFile, preamble: Preamble, problems: Probl
   for await (const ref of file.walk(preamble.end, preamble.endOrdinal, (p) => problems.push(p))) {
     try {
       if (ref.type === BlockType.EVENTS) {
-        const meta = decodeChunkMeta(await file.read(ref.offset + 16, CHUNK_META_SIZE));
+        const meta = decodeChunkMeta(await file.read(ref.offset + BLOCK_HEADER_SIZE, CHUNK_META_SIZE));
         index.push(indexEntry(ref, meta));
       } else if (ref.type === BlockType.STATS) {
         stats = decodeStats((await file.readBlock(ref.offset, ref.ordinal)).payload);
       }
     } catch (err) {
-      const e = asCaptureError(err, 'corrupt', `${blockName(ref.type)} block unreadable`, { block: ref.ordinal, offset: ref.offset });
-      problems.push(problemOf(new CaptureError(e.code, e.detail, { block: ref.ordinal, offset: ref.offset }), 20 + ref.length, ref.offset));
+      problems.push(blockProblem(err, ref));
     }
   }
   problems.push(...seqGaps(index));
@@ -307,7 +324,7 @@ async function scanChunks(file: CaptureFile, preamble: Preamble, problems: Probl
 }
 
 export function indexEntry(ref: BlockRef, meta: ChunkMeta): IndexEntry {
-  return { offset: ref.offset, blockSize: 20 + ref.length, seq: meta.seq, count: meta.count, rawLength: meta.rawLength,
+  return { offset: ref.offset, blockSize: blockSize(ref), seq: meta.seq, count: meta.count, rawLength: meta.rawLength,
     firstTs: meta.firstTs, lastTs: meta.lastTs };
 }
 

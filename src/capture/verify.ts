@@ -4,7 +4,7 @@
  * bounds compared with the chunk meta; the INDEX is compared with the chunks actually found),
  * and classifies the file as intact, recoverable (readable, with losses listed) or unreadable.
  */
-import { blockName, problemOf, type BlockRef, type Problem } from './blocks.js';
+import { blockName, blockProblem, problemOf, type BlockRef, type Problem } from './blocks.js';
 import { ChunkDecompressor, recordLengthAt, recordTs } from './chunk.js';
 import { CaptureError, asCaptureError } from './errors.js';
 import { BlockType, CHUNK_META_SIZE, FILE_HEADER_SIZE, decodeChunkMeta, decodeIndex, decodeTrailer, type IndexEntry } from './format.js';
@@ -67,8 +67,7 @@ async function walkAll(reader: CaptureReader): Promise<VerifyReport> {
       }
     } catch (err) {
       if (ref.type === BlockType.EVENTS) damagedChunks++;
-      const e = asCaptureError(err, 'corrupt', `${name} block invalid`, { block: ref.ordinal, offset: ref.offset });
-      problems.push(problemOf(new CaptureError(e.code, `${name}: ${e.detail}`, { block: ref.ordinal, offset: ref.offset }), 20 + ref.length, ref.offset));
+      problems.push(blockProblem(err, ref));
     }
   }
   if (last?.type !== BlockType.TRAILER) {

@@ -10,7 +10,7 @@ import { closeSync, fchmodSync, fsyncSync, ftruncateSync, openSync, writevSync }
 import { createRequire } from 'node:module';
 import { EVENT_SCHEMA } from '../schema/events.generated.js';
 import { resolveSchema, SchemaError, type SchemaSpec } from '../schema/schema.js';
-import { ChunkCompressor, recordLengthAt, recordTs } from './chunk.js';
+import { ChunkCompressor, recordLengthAt } from './chunk.js';
 import { CaptureError, asCaptureError } from './errors.js';
 import {
   BlockType, CODEC_ZSTD, LIMITS, encodeChunkMeta, encodeFileHeader, encodeIndex, encodeTrailer, frameBlock,
@@ -56,14 +56,17 @@ export class CaptureWriter {
   private buf: Buffer;
   private fill = 0;
   private count = 0;
-  private firstTs = 0n;
-  private lastTs = 0n;
+  private firstHi = 0;
+  private firstLo = 0;
+  private lastHi = 0;
+  private lastLo = 0;
   private pendingLost = 0;
   // Totals for STATS.
   private records = 0;
   private rawBytes = 0;
   private lost = 0;
-  private readonly perCpu = new Map<number, { records: number; lost: number }>();
+  /** Indexed by CPU number (a u16), sparse. */
+  private readonly perCpu: Array<{ records: number; lost: number } | undefined> = [];
 
   private constructor(private readonly fd: number, readonly path: string, opts: WriterOptions) {
     this.chunkSize = Math.min(Math.max(opts.chunkSize ?? DEFAULT_CHUNK_SIZE, 1), LIMITS.maxChunkRaw);
@@ -151,31 +154,47 @@ export class CaptureWriter {
     }
     const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     for (let off = 0; off < bytes.length;) {
-      const len = view.getUint32(off, true);
-      this.addRecord(bytes, view, off, len);
-      off += len;
+      // Take records while the chunk is below its size, then copy them in one go.
+      let end = off;
+      while (end < bytes.length && this.fill + (end - off) < this.chunkSize) {
+        this.noteRecord(view, end);
+        end += view.getUint32(end, true);
+      }
+      this.copyIn(bytes.subarray(off, end));
+      off = end;
       if (this.fill >= this.chunkSize) this.flush();
     }
   }
 
-  private addRecord(bytes: Uint8Array, view: DataView, off: number, len: number): void {
-    if (this.fill + len > this.buf.length) {
-      const grown = Buffer.allocUnsafe(Math.max(this.fill + len, this.buf.length * 2));
+  private copyIn(span: Uint8Array): void {
+    if (this.fill + span.length > this.buf.length) {
+      const grown = Buffer.allocUnsafe(Math.max(this.fill + span.length, this.buf.length * 2));
       this.buf.copy(grown, 0, 0, this.fill);
       this.buf = grown;
     }
-    this.buf.set(bytes.subarray(off, off + len), this.fill);
-    this.fill += len;
-    const ts = recordTs(view, off);
-    if (this.count === 0 || ts < this.firstTs) this.firstTs = ts;
-    if (this.count === 0 || ts > this.lastTs) this.lastTs = ts;
+    this.buf.set(span, this.fill);
+    this.fill += span.length;
+  }
+
+  /** Updates the chunk's ts range (as u32 halves: no bigint per record) and the per-CPU count. */
+  private noteRecord(view: DataView, off: number): void {
+    const lo = view.getUint32(off + 8, true);
+    const hi = view.getUint32(off + 12, true);
+    if (this.count === 0 || hi < this.firstHi || (hi === this.firstHi && lo < this.firstLo)) {
+      this.firstHi = hi;
+      this.firstLo = lo;
+    }
+    if (this.count === 0 || hi > this.lastHi || (hi === this.lastHi && lo > this.lastLo)) {
+      this.lastHi = hi;
+      this.lastLo = lo;
+    }
     this.count++;
     this.cpu(view.getUint16(off + 6, true)).records++;
   }
 
   private cpu(cpu: number): { records: number; lost: number } {
-    let c = this.perCpu.get(cpu);
-    if (!c) this.perCpu.set(cpu, c = { records: 0, lost: 0 });
+    let c = this.perCpu[cpu];
+    if (!c) this.perCpu[cpu] = c = { records: 0, lost: 0 };
     return c;
   }
 
@@ -194,7 +213,7 @@ export class CaptureWriter {
     const raw = this.buf.subarray(0, this.fill);
     const compressed = this.compressor.compress(raw);
     const meta = { seq: this.index.length, count: this.count, rawLength: this.fill, codec: CODEC_ZSTD,
-      firstTs: this.firstTs, lastTs: this.lastTs, lostBefore: this.pendingLost };
+      firstTs: u64(this.firstHi, this.firstLo), lastTs: u64(this.lastHi, this.lastLo), lostBefore: this.pendingLost };
     const offset = this.offset;
     this.writeBlock(BlockType.EVENTS, [encodeChunkMeta(meta), compressed]);
     this.index.push({ offset, blockSize: this.offset - offset, ...meta });
@@ -213,7 +232,8 @@ export class CaptureWriter {
 
   /** Counters of what is in the file (records still being built are not counted). */
   stats(final: boolean): CaptureStats {
-    const perCpu: CpuStats[] = [...this.perCpu].sort((a, b) => a[0] - b[0]).map(([cpu, c]) => ({ cpu, ...c }));
+    const perCpu: CpuStats[] = [];
+    this.perCpu.forEach((c, cpu) => { if (c) perCpu.push({ cpu, ...c }); });
     return { records: this.records, rawBytes: this.rawBytes, lost: this.lost, perCpu, final };
   }
 
@@ -267,6 +287,10 @@ export class CaptureWriter {
     }
     this.offset += total;
   }
+}
+
+function u64(hi: number, lo: number): bigint {
+  return (BigInt(hi) << 32n) | BigInt(lo);
 }
 
 /** The part of `buffers` after the first `skip` bytes (after a short write). */

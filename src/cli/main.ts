@@ -6,7 +6,9 @@
 import { Command, CommanderError } from 'commander';
 import { UserError } from './errors.js';
 import { registerFields } from './fields.js';
+import { registerInfo } from './info.js';
 import { registerPrint } from './print.js';
+import { registerVerify } from './verify.js';
 
 const program = new Command('kcap')
   .description('Replayable capture toolkit for Linux hosts: record with eBPF, analyze anywhere')
@@ -15,6 +17,8 @@ const program = new Command('kcap')
   .exitOverride();
 
 // Commands register here, one line each.
+registerInfo(program);
+registerVerify(program);
 registerPrint(program);
 registerFields(program);
 
