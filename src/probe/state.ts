@@ -17,7 +17,11 @@ export type Role = 'client' | 'server' | '';
 /** Where an fd entry's context came from. */
 export type FdOrigin = 'snapshot' | 'event' | 'inferred';
 
-/** One open file descriptor of one process. Mutable: sockets learn their tuple as events arrive. */
+/**
+ * One open file descriptor. Mutable: sockets learn their tuple as events arrive. A forked child
+ * shares its parent's entries (same object, same `gen`: key on pid too); a dup is a new entry
+ * with a new `gen`; `ino`, when known, names the socket behind all of them.
+ */
 export class FdInfo {
   /** fd.type: file, dir, ipv4, ipv6, unix, pipe, ..., 'unknown' when nothing said what it is. */
   kind: string;
