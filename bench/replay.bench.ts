@@ -7,21 +7,28 @@
  * timing covers replay only, and memory that grew with the replayed length would show up as
  * rising RSS at the checkpoints.
  *
- * It measures the compiled JavaScript that bin/kcap runs (dist/, from `npm run build`), not the
+ * It measures the compiled JavaScript that bin/kcap runs (dist/, rebuilt with tsc first), not the
  * TypeScript as tsx transpiles it on the fly, which runs this code about half as fast. Besides
  * wall time it reports process CPU time, the steadier figure on a machine shared with others.
  *
- *   npm run build && taskset -c 0 npx tsx bench/replay.bench.ts [--events 10000000] [--pool 400000]
+ *   taskset -c 0 npx tsx bench/replay.bench.ts [--events 10000000] [--pool 400000]
  */
+import { execFileSync } from 'node:child_process';
+import { createRequire } from 'node:module';
 import { cpus, totalmem } from 'node:os';
 import { parseArgs } from 'node:util';
-import { SyntheticLoad } from '../dist/capture/synthetic.js';
-import type { ClockAnchor, EventSource, RawChunk } from '../dist/capture/source.js';
-import { compileFilter } from '../dist/filter/index.js';
-import { Replayer, type ReplayOptions, type Visitor } from '../dist/probe/index.js';
-import { RecordDecoder } from '../dist/schema/decode.js';
-import { EVENT_SCHEMA } from '../dist/schema/events.generated.js';
-import { resolveSchema } from '../dist/schema/schema.js';
+import type { ClockAnchor, EventSource, RawChunk } from '../src/capture/source.js';
+import type { ReplayOptions, Visitor } from '../src/probe/index.js';
+
+// Build dist/ from the current sources, then load the modules under test from it.
+const root = new URL('..', import.meta.url).pathname;
+execFileSync(process.execPath, [createRequire(import.meta.url).resolve('typescript/bin/tsc'), '-p', root], { stdio: 'inherit' });
+const { SyntheticLoad } = await import('../dist/capture/synthetic.js');
+const { compileFilter } = await import('../dist/filter/index.js');
+const { Replayer } = await import('../dist/probe/index.js');
+const { RecordDecoder } = await import('../dist/schema/decode.js');
+const { EVENT_SCHEMA } = await import('../dist/schema/events.generated.js');
+const { resolveSchema } = await import('../dist/schema/schema.js');
 
 const { values } = parseArgs({ options: { events: { type: 'string', default: '10000000' }, pool: { type: 'string', default: '400000' } } });
 const TARGET = Number(values.events);
@@ -116,6 +123,7 @@ function main(): void {
   ];
   const cpu = cpus()[0]?.model ?? 'unknown cpu';
   console.log(`# replay bench\n\nnode ${process.version}, ${cpu}, ${cpus().length} cpus, ${mib(totalmem())} MiB RAM`);
+  console.log(`command: npx tsx bench/replay.bench.ts --events ${TARGET} --pool ${POOL}`);
   const poolMiB = mib(pool.reduce((n, c) => n + c.records.length, 0));
   console.log(`pool: ${pool.length} chunks x ${PER_CHUNK} distinct synthetic records (${poolMiB} MiB raw, held throughout), replayed round-robin to ${TARGET} events\n`);
   console.log('| pipeline | events | wall s | events/s (wall) | CPU s | events/CPU-s | selected | RSS MiB at 10/25/50/100% |');

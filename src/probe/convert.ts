@@ -196,8 +196,9 @@ export class Converter {
     const proc = this.event.thread.proc;
     let fd = proc.fds.get(num);
     const ino = layout.off.ino < 0 ? 0 : this.u64(off + layout.off.ino);
-    // An inode different from the entry's means the fd was closed and reused without us seeing it.
-    if (fd === undefined || (ino !== 0 && fd.ino !== 0 && fd.ino !== ino)) {
+    // An inode different from the entry's, or a socket where the entry is a file, means the fd
+    // was closed and reused without us seeing it.
+    if (fd === undefined || (ino !== 0 && fd.ino !== 0 && fd.ino !== ino) || (fd.family === 0 && fd.kind !== 'unknown' && this.family(layout, off) !== 0)) {
       fd = this.state.newFd(proc, num, 'unknown', 'inferred');
     }
     this.applyTuple(layout, off, fd, ino);
@@ -206,13 +207,17 @@ export class Converter {
     return fd;
   }
 
+  /** The socket family a record's tuple carries, 0 for none. */
+  private family(layout: EventLayout, off: number): number {
+    return layout.off.family < 0 ? 0 : this.view.getUint16(off + layout.off.family, true);
+  }
+
   /** Takes the socket tuple a record carries into `fd` when it says more than the entry knows. */
   private applyTuple(layout: EventLayout, off: number, fd: FdInfo, ino: number): void {
-    const o = layout.off;
-    if (o.family < 0) return;
-    const v = this.view;
-    const family = v.getUint16(off + o.family, true);
+    const family = this.family(layout, off);
     if (family === 0) return;
+    const o = layout.off;
+    const v = this.view;
     const lport = o.lport < 0 ? 0 : v.getUint16(off + o.lport, true);
     const rport = o.rport < 0 ? 0 : v.getUint16(off + o.rport, true);
     if (fd.family === family && fd.lport === lport && fd.rport === rport && (ino === 0 || fd.ino === ino)) return;

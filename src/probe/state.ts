@@ -17,7 +17,11 @@ export type Role = 'client' | 'server' | '';
 /** Where an fd entry's context came from. */
 export type FdOrigin = 'snapshot' | 'event' | 'inferred';
 
-/** One open file descriptor of one process. Mutable: sockets learn their tuple as events arrive. */
+/**
+ * One open file descriptor. Mutable: sockets learn their tuple as events arrive. A forked child
+ * shares its parent's entries (same object, same `gen`: key on pid too); a dup is a new entry
+ * with a new `gen`; `ino`, when known, names the socket behind all of them.
+ */
 export class FdInfo {
   /** fd.type: file, dir, ipv4, ipv6, unix, pipe, ..., 'unknown' when nothing said what it is. */
   kind: string;
@@ -197,9 +201,10 @@ export class ReplayState {
   private seedFd(row: FdRow): boolean {
     const proc = this.procs.get(row.pid) ?? this.addProcess(row.pid, 0, true);
     const fd = this.newFd(proc, row.fd, row.kind, 'snapshot');
-    fd.path = row.path ?? (row.kind === 'file' || row.kind === 'dir' ? row.name : '');
     fd.ino = row.ino;
     fd.family = row.kind === 'ipv4' ? AF_INET : row.kind === 'ipv6' ? AF_INET6 : row.kind === 'unix' ? AF_UNIX : 0;
+    // Files show their path; pipes, eventfds and the like the name /proc gives them (pipe:[123]).
+    fd.path = row.path ?? (fd.family === 0 ? row.name : '');
     if (fd.family === 0) return false;
     fd.l4proto = l4Number(row.l4proto);
     fd.laddr = row.laddr ?? '';

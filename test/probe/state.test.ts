@@ -80,6 +80,17 @@ describe('replay state', () => {
     expect(at(rel)).toMatchObject({ name: '/etc/hosts' });
   });
 
+  it('takes a socket on an fd the state knows as a file for a reused fd number', async () => {
+    const b = new CaptureBuilder();
+    b.fd({ pid: 50, fd: 4, kind: 'file', name: '/var/log/app.log', ino: 0 });
+    const log = b.add('write', { ...P, fields: io(4, 2), vars: { data: 'ok' } });
+    const sock = b.add('write', { ...P, fields: io(4, 2, { ino: 31, laddr: '127.0.0.1', lport: 41000, raddr: '127.0.0.1', rport: 80 }), vars: { data: 'GE' } });
+    const { at } = await run(b);
+    expect(at(log)).toMatchObject({ kind: 'file', name: '/var/log/app.log', origin: 'snapshot' });
+    expect(at(sock)).toMatchObject({ kind: 'ipv4', origin: 'inferred', role: 'client', name: '127.0.0.1:41000->127.0.0.1:80' });
+    expect(at(sock).gen).not.toBe(at(log).gen);
+  });
+
   it('learns a listening port from a TCP state change to LISTEN', async () => {
     const b = new CaptureBuilder();
     b.add('sock_set_state', { pid: 0, tid: 0, fields: { ...tupleFields({ laddr: '127.0.0.1', lport: 6379, raddr: '0.0.0.0', rport: 0 }), oldstate: 7, newstate: 10 } });

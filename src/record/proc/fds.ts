@@ -29,10 +29,7 @@ export function classifyLink(target: string): { kind: FdKind; ino: number } | un
   return { kind: 'other', ino: 0 };
 }
 
-/**
- * Finds a socket in the process's own namespace first, then in the others read so far (a
- * process may hold sockets it created before moving to another namespace).
- */
+/** What the socket tables know about a socket inode, undefined when no table lists it. */
 export type SocketLookup = (ino: number) => SocketInfo | undefined;
 
 /** One fd; undefined when it was closed while we looked. */
@@ -50,7 +47,9 @@ function readFd(pid: number, fd: number, lookup: SocketLookup): FdRow | undefine
   if (known) return { pid, fd, name, ...known };
   try {
     const st = statSync(link);
-    return { pid, fd, name, kind: st.isDirectory() ? 'dir' : 'file', ino: st.ino };
+    // A named FIFO is a pipe that happens to have a path.
+    const kind = st.isDirectory() ? 'dir' : st.isFIFO() ? 'pipe' : 'file';
+    return { pid, fd, name, kind, ino: st.ino };
   } catch {
     // Deleted-and-gone or unreadable target: still a file fd by its name.
     return { pid, fd, name, kind: 'file', ino: 0 };

@@ -3,7 +3,8 @@
  *
  * Threads and containers cover every process; fds (and the socket tables they are joined with,
  * and the interfaces) cover the traced processes only when a pid set is given. Socket tables are
- * per network namespace, so each is read once, through the first traced process living in it.
+ * per network namespace, so each is read once, through the first traced process living in it
+ * that has a socket open.
  * Reads are synchronous (procfs answers from memory, and sync calls are several times cheaper
  * than a thread-pool round trip each) but the loop yields every few processes so a recorder
  * draining its ring buffer on the same event loop is not starved.
@@ -40,38 +41,42 @@ async function readProcesses(): Promise<ProcessSnapshot[]> {
   return out;
 }
 
-/** Namespace key: the inode, or the pid itself when the namespace link was unreadable. */
-const netKey = (p: ProcessSnapshot): string => (p.netNs !== 0 ? `ns:${p.netNs}` : `pid:${p.pid}`);
+/**
+ * Socket tables by network namespace, each read the first time a process living there has a
+ * socket fd (most processes have none, and a namespace we cannot identify must not cost a read
+ * per process).
+ */
+class NamespaceSockets {
+  private readonly tables = new Map<string, SocketTable>();
 
-/** Socket tables of the namespaces of `processes`, each read once. */
-function readSocketTables(processes: readonly ProcessSnapshot[]): Map<string, SocketTable> {
-  const tables = new Map<string, SocketTable>();
-  for (const p of processes) {
-    if (tables.has(netKey(p))) continue;
-    // A process that exited meanwhile leaves the namespace to the next one living in it.
-    const table = readSocketTable(p.pid);
-    if (table) tables.set(netKey(p), table);
+  /** Lookup for `p`'s sockets: its own namespace first, then every namespace read so far. */
+  lookupFor(p: ProcessSnapshot): SocketLookup {
+    // The inode, or the pid itself when the namespace link was unreadable.
+    const key = p.netNs !== 0 ? `ns:${p.netNs}` : `pid:${p.pid}`;
+    return (ino) => {
+      let own = this.tables.get(key);
+      if (!own) {
+        own = readSocketTable(p.pid);
+        if (own) this.tables.set(key, own);
+      }
+      const mine = own?.get(ino);
+      if (mine) return mine;
+      // A process may hold sockets it created before it moved to another namespace.
+      for (const t of this.tables.values()) {
+        const found = t.get(ino);
+        if (found) return found;
+      }
+      return undefined;
+    };
   }
-  return tables;
 }
 
-function socketLookup(own: SocketTable | undefined, all: Map<string, SocketTable>): SocketLookup {
-  return (ino) => {
-    const mine = own?.get(ino);
-    if (mine) return mine;
-    for (const t of all.values()) {
-      const found = t.get(ino);
-      if (found) return found;
-    }
-    return undefined;
-  };
-}
-
-async function readAllFds(processes: readonly ProcessSnapshot[], tables: Map<string, SocketTable>): Promise<FdRow[]> {
+async function readAllFds(processes: readonly ProcessSnapshot[]): Promise<FdRow[]> {
+  const sockets = new NamespaceSockets();
   const fds: FdRow[] = [];
   for (let i = 0; i < processes.length; i++) {
     const p = processes[i]!;
-    fds.push(...readFds(p.pid, socketLookup(tables.get(netKey(p)), tables)));
+    fds.push(...readFds(p.pid, sockets.lookupFor(p)));
     if (i % PROCESSES_PER_SLICE === PROCESSES_PER_SLICE - 1) await yieldToLoop();
   }
   return fds;
@@ -96,7 +101,7 @@ export async function snapshotTables(options: SnapshotOptions = {}): Promise<Tab
   const containers = new ContainerTable(options.runtimeRoots ?? DEFAULT_RUNTIME_ROOTS);
   for (const p of processes) if (p.container) containers.add(p.container);
   const traced = options.pids ? processes.filter((p) => options.pids!.has(p.pid)) : processes;
-  const fds = await readAllFds(traced, readSocketTables(traced));
+  const fds = await readAllFds(traced);
   return {
     threads,
     fds,
