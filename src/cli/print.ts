@@ -5,8 +5,8 @@
  */
 import type { Command } from 'commander';
 import { CaptureError, openCapture } from '../capture/index.js';
-import { FilterError, compileFilter, type Predicate } from '../filter/index.js';
 import { printEvents, statsText } from '../probe/print.js';
+import { filterOf } from './args.js';
 import { UserError } from './errors.js';
 
 interface PrintFlags {
@@ -16,16 +16,6 @@ interface PrintFlags {
   readonly all?: boolean;
   readonly ignorePid?: readonly string[];
   readonly quiet?: boolean;
-}
-
-function filterOf(words: readonly string[]): Predicate | undefined {
-  if (words.length === 0) return undefined;
-  try {
-    return compileFilter(words.join(' '));
-  } catch (err) {
-    if (err instanceof FilterError) throw new UserError(`${err.message}\n${err.pointer()}`, 2);
-    throw err;
-  }
 }
 
 function pidsOf(values: readonly string[] = []): number[] {
