@@ -5,7 +5,11 @@
  */
 import { Command, CommanderError } from 'commander';
 import { UserError } from './errors.js';
+import { registerAnalyze } from './analyze.js';
+import { registerFields } from './fields.js';
 import { registerInfo } from './info.js';
+import { registerPrint } from './print.js';
+import { registerRecord } from './record.js';
 import { registerVerify } from './verify.js';
 
 const program = new Command('kcap')
@@ -15,8 +19,12 @@ const program = new Command('kcap')
   .exitOverride();
 
 // Commands register here, one line each.
+registerRecord(program);
+registerAnalyze(program);
+registerPrint(program);
 registerInfo(program);
 registerVerify(program);
+registerFields(program);
 
 async function main(argv: string[]): Promise<void> {
   try {

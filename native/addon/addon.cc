@@ -1,0 +1,286 @@
+// The kcap native addon (node-addon-api): loads the kcap BPF object, creates its maps, loads and
+// attaches programs on request, and drains the ring buffer in batches into one Buffer per call,
+// so JavaScript never runs per event. Everything the kernel refuses becomes a JS Error carrying
+// errno, its name (code) and the failing operation (syscall); nothing here aborts the process.
+//
+// Attachments and maps are file descriptors: closing them (close(), or the kernel when the process
+// exits or dies of any signal) detaches every program.
+#include <napi.h>
+
+#include <linux/bpf.h>
+#include <string.h>
+#include <time.h>
+
+#include <map>
+#include <memory>
+#include <thread>
+
+#include "bpf_sys.h"
+#include "elf_object.h"
+#include "ring_reader.h"
+
+namespace {
+
+using kcap::Fd;
+
+Napi::Error to_js(Napi::Env env, const kcap::SysError& e) {
+  Napi::Error err = Napi::Error::New(env, e.what());
+  const char* code = strerrorname_np(e.err);
+  err.Set("errno", Napi::Number::New(env, e.err));
+  err.Set("code", Napi::String::New(env, code ? code : "EUNKNOWN"));
+  err.Set("syscall", Napi::String::New(env, e.op));
+  return err;
+}
+
+// Runs fn, converting kcap's C++ errors into pending JS exceptions.
+template <typename F>
+auto guarded(Napi::Env env, F&& fn) -> decltype(fn()) {
+  try {
+    return fn();
+  } catch (const kcap::SysError& e) {
+    to_js(env, e).ThrowAsJavaScriptException();
+  } catch (const std::exception& e) {
+    Napi::Error err = Napi::Error::New(env, e.what());
+    err.Set("code", Napi::String::New(env, "EKCAPNATIVE"));
+    err.ThrowAsJavaScriptException();
+  }
+  return decltype(fn())();
+}
+
+// Closes attachment fds off the JS thread, in parallel: each detach of a tracepoint waits for an
+// RCU grace period in the kernel (tens of ms, 2 s for all of them even in parallel). Callers stop
+// the programs from emitting first (config filter "off"), so nothing is recorded meanwhile.
+void close_in_background(std::vector<Fd> links, std::map<std::string, Fd> progs, std::vector<Fd> maps) {
+  std::vector<int> link_fds;
+  for (auto& fd : links) link_fds.push_back(fd.release());
+  auto owned = std::make_shared<std::pair<std::map<std::string, Fd>, std::vector<Fd>>>(std::move(progs), std::move(maps));
+  std::thread([link_fds, owned] {
+    std::vector<std::thread> closers;
+    for (int f : link_fds) closers.emplace_back([f] { Fd closing(f); });
+    for (auto& t : closers) t.join();
+    owned->first.clear();  // programs, then the maps they used
+    owned->second.clear();
+  }).detach();
+}
+
+bool is_percpu(uint32_t type) {
+  return type == BPF_MAP_TYPE_PERCPU_ARRAY || type == BPF_MAP_TYPE_PERCPU_HASH || type == BPF_MAP_TYPE_LRU_PERCPU_HASH;
+}
+
+class ProbeSet : public Napi::ObjectWrap<ProbeSet> {
+ public:
+  static Napi::Function Init(Napi::Env env) {
+    return DefineClass(env, "ProbeSet", {
+        InstanceMethod<&ProbeSet::Programs>("programs"),
+        InstanceMethod<&ProbeSet::Attach>("attach"),
+        InstanceMethod<&ProbeSet::MapUpdate>("mapUpdate"),
+        InstanceMethod<&ProbeSet::MapLookup>("mapLookup"),
+        InstanceMethod<&ProbeSet::MapDelete>("mapDelete"),
+        InstanceMethod<&ProbeSet::OpenRing>("openRing"),
+        InstanceMethod<&ProbeSet::Drain>("drain"),
+        InstanceMethod<&ProbeSet::Pending>("pending"),
+        InstanceMethod<&ProbeSet::Close>("close"),
+    });
+  }
+
+  // new ProbeSet(object: Buffer, mapSizes: Record<string, number>, possibleCpus: number)
+  explicit ProbeSet(const Napi::CallbackInfo& info) : Napi::ObjectWrap<ProbeSet>(info) {
+    Napi::Env env = info.Env();
+    if (info.Length() < 3 || !info[0].IsBuffer() || !info[1].IsObject() || !info[2].IsNumber()) {
+      Napi::TypeError::New(env, "ProbeSet(object: Buffer, mapSizes: object, possibleCpus: number)").ThrowAsJavaScriptException();
+      return;
+    }
+    auto buf = info[0].As<Napi::Buffer<uint8_t>>();
+    Napi::Object sizes = info[1].As<Napi::Object>();
+    possible_cpus_ = info[2].As<Napi::Number>().Uint32Value();
+    guarded(env, [&] {
+      obj_ = kcap::parse_elf_object(buf.Data(), buf.Length());
+      for (auto& m : obj_.maps) {
+        if (sizes.Has(m.name)) m.max_entries = sizes.Get(m.name).As<Napi::Number>().Uint32Value();
+        if (m.max_entries == 0) throw std::runtime_error("map " + m.name + " needs a size (mapSizes)");
+        map_index_[m.name] = maps_.size();
+        maps_.push_back(kcap::map_create(m));
+      }
+      return 0;
+    });
+  }
+
+ private:
+  // programs(): names of the programs in the object.
+  Napi::Value Programs(const Napi::CallbackInfo& info) {
+    Napi::Array out = Napi::Array::New(info.Env(), obj_.progs.size());
+    for (size_t i = 0; i < obj_.progs.size(); i++) out.Set(i, obj_.progs[i].name);
+    return out;
+  }
+
+  // attach(program: string, target: number | string): a number is a tracefs tracepoint id
+  // (tracepoint programs), a string a raw tracepoint name. Loads the program on first use.
+  Napi::Value Attach(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    std::string name = info[0].As<Napi::String>();
+    guarded(env, [&] {
+      int prog = load(name);
+      if (info[1].IsNumber()) {
+        links_.push_back(kcap::attach_tracepoint(prog, info[1].As<Napi::Number>().Int64Value()));
+      } else {
+        links_.push_back(kcap::attach_raw_tracepoint(prog, info[1].As<Napi::String>()));
+      }
+      return 0;
+    });
+    return env.Undefined();
+  }
+
+  // mapUpdate(map, key: Buffer, value: Buffer)
+  Napi::Value MapUpdate(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    guarded(env, [&] {
+      const kcap::MapSpec& m = map_spec(info[0]);
+      auto key = sized(info[1], m.key_size, "key");
+      auto value = sized(info[2], value_size(m), "value");
+      kcap::map_update(maps_[map_index_[m.name]].get(), key, value, BPF_ANY);
+      return 0;
+    });
+    return env.Undefined();
+  }
+
+  // mapLookup(map, key: Buffer): Buffer (all CPUs' values for per-CPU maps) or null
+  Napi::Value MapLookup(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    return guarded(env, [&]() -> Napi::Value {
+      const kcap::MapSpec& m = map_spec(info[0]);
+      auto key = sized(info[1], m.key_size, "key");
+      auto value = Napi::Buffer<uint8_t>::New(env, value_size(m));
+      if (!kcap::map_lookup(maps_[map_index_[m.name]].get(), key, value.Data())) return env.Null();
+      return value;
+    });
+  }
+
+  // mapDelete(map, key: Buffer): boolean (false when absent)
+  Napi::Value MapDelete(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    return guarded(env, [&]() -> Napi::Value {
+      const kcap::MapSpec& m = map_spec(info[0]);
+      auto key = sized(info[1], m.key_size, "key");
+      return Napi::Boolean::New(env, kcap::map_delete(maps_[map_index_[m.name]].get(), key));
+    });
+  }
+
+  // openRing(map): maps the ring buffer for drain().
+  Napi::Value OpenRing(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    guarded(env, [&] {
+      const kcap::MapSpec& m = map_spec(info[0]);
+      if (m.type != BPF_MAP_TYPE_RINGBUF) throw std::runtime_error(m.name + " is not a ring buffer");
+      ring_ = std::make_unique<kcap::RingReader>(maps_[map_index_[m.name]].get(), m.max_entries);
+      return 0;
+    });
+    return env.Undefined();
+  }
+
+  // drain(maxBytes): whole records, concatenated, at most maxBytes (at least one record), or null.
+  Napi::Value Drain(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (!ring_) return env.Null();
+    size_t max = static_cast<size_t>(info[0].As<Napi::Number>().Int64Value());
+    size_t n = ring_->ready_bytes(max);
+    if (n == 0) return env.Null();
+    auto out = Napi::Buffer<uint8_t>::New(env, n);
+    ring_->read_into(out.Data(), n);
+    return out;
+  }
+
+  Napi::Value Pending(const Napi::CallbackInfo& info) {
+    return Napi::Number::New(info.Env(), ring_ ? static_cast<double>(ring_->pending()) : 0);
+  }
+
+  // close(): detaches every program and frees every map (in the background, see
+  // close_in_background). Idempotent.
+  Napi::Value Close(const Napi::CallbackInfo& info) {
+    ring_.reset();
+    close_in_background(std::move(links_), std::move(progs_), std::move(maps_));
+    links_.clear();
+    progs_.clear();
+    maps_.clear();
+    map_index_.clear();
+    return info.Env().Undefined();
+  }
+
+  int load(const std::string& name) {
+    auto cached = progs_.find(name);
+    if (cached != progs_.end()) return cached->second.get();
+    for (const auto& p : obj_.progs) {
+      if (p.name != name) continue;
+      if (maps_.size() != obj_.maps.size()) throw std::runtime_error("probe set is closed");
+      std::vector<uint64_t> insns = p.insns;
+      for (const auto& ref : p.map_refs) {
+        // ld_imm64 of a map: src_reg = BPF_PSEUDO_MAP_FD, imm = the map's fd.
+        auto* insn = reinterpret_cast<bpf_insn*>(&insns[ref.insn]);
+        insn->src_reg = BPF_PSEUDO_MAP_FD;
+        insn->imm = maps_[ref.map].get();
+      }
+      int fd = progs_.emplace(name, kcap::prog_load(p.type, p.name, insns, obj_.license)).first->second.get();
+      return fd;
+    }
+    throw std::runtime_error("no program " + name + " in the BPF object");
+  }
+
+  const kcap::MapSpec& map_spec(const Napi::Value& v) {
+    std::string name = v.As<Napi::String>();
+    auto it = map_index_.find(name);
+    if (it == map_index_.end()) throw std::runtime_error("no map " + name + " (or the probe set is closed)");
+    return obj_.maps[it->second];
+  }
+
+  size_t value_size(const kcap::MapSpec& m) const {
+    return is_percpu(m.type) ? ((m.value_size + 7) & ~7u) * possible_cpus_ : m.value_size;
+  }
+
+  static const uint8_t* sized(const Napi::Value& v, size_t size, const char* what) {
+    if (!v.IsBuffer() || v.As<Napi::Buffer<uint8_t>>().Length() != size) {
+      throw std::runtime_error(std::string(what) + " must be a Buffer of " + std::to_string(size) + " bytes");
+    }
+    return v.As<Napi::Buffer<uint8_t>>().Data();
+  }
+
+  kcap::ElfObject obj_;
+  uint32_t possible_cpus_ = 1;
+  std::vector<Fd> maps_;
+  std::map<std::string, size_t> map_index_;
+  std::map<std::string, Fd> progs_;
+  std::vector<Fd> links_;
+  std::unique_ptr<kcap::RingReader> ring_;
+};
+
+// clockAnchor(): [CLOCK_BOOTTIME ns, CLOCK_REALTIME ns] read back to back.
+Napi::Value ClockAnchor(const Napi::CallbackInfo& info) {
+  timespec boot{}, real{};
+  clock_gettime(CLOCK_BOOTTIME, &boot);
+  clock_gettime(CLOCK_REALTIME, &real);
+  auto ns = [](const timespec& t) { return static_cast<int64_t>(static_cast<int64_t>(t.tv_sec) * 1000000000 + t.tv_nsec); };
+  Napi::Array out = Napi::Array::New(info.Env(), 2);
+  out.Set(0u, Napi::BigInt::New(info.Env(), ns(boot)));
+  out.Set(1u, Napi::BigInt::New(info.Env(), ns(real)));
+  return out;
+}
+
+// loadedProgramNames(): names of every BPF program in the system.
+Napi::Value LoadedProgramNames(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  return guarded(env, [&]() -> Napi::Value {
+    auto names = kcap::loaded_program_names();
+    Napi::Array out = Napi::Array::New(env, names.size());
+    for (size_t i = 0; i < names.size(); i++) out.Set(i, names[i]);
+    return out;
+  });
+}
+
+Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  exports.Set("ProbeSet", ProbeSet::Init(env));
+  exports.Set("clockAnchor", Napi::Function::New(env, ClockAnchor));
+  exports.Set("loadedProgramNames", Napi::Function::New(env, LoadedProgramNames));
+  return exports;
+}
+
+}  // namespace
+
+NODE_API_MODULE(kcap, Init)

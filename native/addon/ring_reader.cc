@@ -1,0 +1,85 @@
+// BPF ring buffer consumer: see ring_reader.h.
+#include "ring_reader.h"
+
+#include <linux/bpf.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "bpf_sys.h"
+
+namespace kcap {
+
+namespace {
+
+uint64_t load_acquire(const uint8_t* p) { return __atomic_load_n(reinterpret_cast<const uint64_t*>(p), __ATOMIC_ACQUIRE); }
+uint32_t load_acquire32(const uint8_t* p) { return __atomic_load_n(reinterpret_cast<const uint32_t*>(p), __ATOMIC_ACQUIRE); }
+
+}  // namespace
+
+RingReader::RingReader(int map_fd, size_t data_size) : page_(static_cast<size_t>(sysconf(_SC_PAGESIZE))), size_(data_size) {
+  void* c = mmap(nullptr, page_, PROT_READ | PROT_WRITE, MAP_SHARED, map_fd, 0);
+  if (c == MAP_FAILED) throw SysError("mmap ring buffer consumer page", errno);
+  void* p = mmap(nullptr, page_ + 2 * size_, PROT_READ, MAP_SHARED, map_fd, static_cast<off_t>(page_));
+  if (p == MAP_FAILED) {
+    int err = errno;
+    munmap(c, page_);
+    throw SysError("mmap ring buffer data", err);
+  }
+  consumer_ = static_cast<uint8_t*>(c);
+  producer_ = static_cast<uint8_t*>(p);
+}
+
+RingReader::~RingReader() {
+  munmap(consumer_, page_);
+  munmap(producer_, page_ + 2 * size_);
+}
+
+size_t RingReader::pending() const {
+  return static_cast<size_t>(load_acquire(producer_) - load_acquire(consumer_));
+}
+
+// Calls on_record(data, len) for each committed record (discarded ones with data = nullptr) up to
+// max_bytes of record data; returns the consumer position after the last one visited.
+template <typename F>
+size_t RingReader::walk(size_t max_bytes, F&& on_record) const {
+  const uint64_t prod = load_acquire(producer_);
+  uint64_t cons = load_acquire(consumer_);
+  const uint8_t* data = producer_ + page_;
+  size_t taken = 0;
+  while (cons < prod) {
+    const uint8_t* hdr = data + (cons & (size_ - 1));
+    uint32_t word = load_acquire32(hdr);
+    if (word & BPF_RINGBUF_BUSY_BIT) break;
+    uint32_t len = word & ~(BPF_RINGBUF_BUSY_BIT | BPF_RINGBUF_DISCARD_BIT);
+    bool discarded = word & BPF_RINGBUF_DISCARD_BIT;
+    if (!discarded) {
+      if (taken > 0 && taken + len > max_bytes) break;
+      taken += len;
+    }
+    on_record(discarded ? nullptr : hdr + BPF_RINGBUF_HDR_SZ, len);
+    cons += (static_cast<uint64_t>(len) + BPF_RINGBUF_HDR_SZ + 7) & ~7ULL;
+  }
+  return static_cast<size_t>(cons);
+}
+
+size_t RingReader::ready_bytes(size_t max_bytes) const {
+  size_t total = 0;
+  walk(max_bytes, [&](const uint8_t* rec, uint32_t len) { if (rec) total += len; });
+  return total;
+}
+
+size_t RingReader::read_into(uint8_t* out, size_t bytes) {
+  size_t done = 0;
+  uint64_t cons = walk(bytes, [&](const uint8_t* rec, uint32_t len) {
+    if (!rec) return;
+    memcpy(out + done, rec, len);
+    done += len;
+  });
+  __atomic_store_n(reinterpret_cast<uint64_t*>(consumer_), cons, __ATOMIC_RELEASE);
+  return done;
+}
+
+}  // namespace kcap

@@ -1,0 +1,371 @@
+/*
+ * Building blocks of the kcap programs: maps, the process filter, the per-thread stash of syscall
+ * arguments (enter → exit), record assembly in a per-CPU scratch buffer, socket 4-tuples read
+ * through BTF offsets, and submission to the ring buffer with adaptive wakeup.
+ *
+ * Records are assembled in scratch and copied out with bpf_ringbuf_output, because their size
+ * (payload, paths, sockaddrs) is only known at the end; bpf_ringbuf_reserve needs it up front.
+ */
+#ifndef KCAP_COMMON_H
+#define KCAP_COMMON_H
+
+#include "kcap_bpf.h"
+#include "kcap_events.h"
+#include "kcap_config.h"
+
+#define AF_UNIX 1
+#define AF_INET 2
+#define AF_INET6 10
+#define S_IFMT 0170000
+#define S_IFSOCK 0140000
+#define SOCKADDR_MAX 128 /* sizeof(struct sockaddr_storage) */
+#define IOV_MAX_READ 16  /* iovecs followed per call; payload beyond them is not kept */
+#define MMSG_MAX 16      /* messages reported per sendmmsg/recvmmsg call */
+#define MMSG_IOV_MAX 1   /* iovecs followed per message of sendmmsg/recvmmsg (verifier budget) */
+#define PATH_MAX_READ 4096
+
+/* Offsets and lengths into scratch are masked with VAR_MASK so the verifier can bound every
+ * access: any offset (< VAR_MASK) plus any length (< VAR_MASK) stays inside SCRATCH_SIZE. */
+#define VAR_MASK 0x1ffff
+#define SCRATCH_SIZE 0x40000
+_Static_assert(KCAP_SNAP_MAX + 256 + SOCKADDR_MAX < VAR_MASK, "snaplen fits the var mask");
+
+/* v & VAR_MASK, done in asm so the compiler cannot drop the mask when it can prove it redundant
+ * (the verifier tracks registers, not the compiler's knowledge). */
+INLINE __u64 bounded(__u64 v)
+{
+	asm volatile("%[v] &= 0x1ffff" : [v] "+r"(v));
+	return v;
+}
+
+/* Same layout as the schema's "tuple" fieldset. */
+struct kcap_tuple {
+	__u64 ino;
+	__u8 laddr[16];
+	__u8 raddr[16];
+	__u16 lport;
+	__u16 rport;
+	__u16 family;
+	__u8 l4proto;
+	__u8 socktype;
+};
+
+/* Prefix shared by every event built on the schema's "io" fieldset. */
+struct kcap_io {
+	struct kcap_hdr hdr;
+	__s64 res;
+	__u64 latency;
+	__s32 fd;
+	__u32 flags;
+	struct kcap_tuple t;
+};
+_Static_assert(sizeof(struct kcap_io) == sizeof(struct kcap_evt_read), "io prefix matches the schema");
+_Static_assert(__builtin_offsetof(struct kcap_evt_read, socktype) == __builtin_offsetof(struct kcap_io, t.socktype), "tuple layout");
+
+/* Syscall tracepoint contexts (tracefs format of syscalls/sys_enter_* and sys_exit_*). */
+struct sys_enter_ctx {
+	__u64 common;
+	__s32 nr;
+	__u32 pad;
+	__u64 args[6];
+};
+struct sys_exit_ctx {
+	__u64 common;
+	__s32 nr;
+	__u32 pad;
+	__s64 ret;
+};
+
+/* What sys_enter saw, kept until the matching sys_exit of the same thread. */
+struct stash {
+	__u64 ts;
+	__u64 args[6];
+	__s32 nr;
+	__u32 pad;
+	struct kcap_tuple t; /* close: the fd's socket, read before it goes away */
+};
+
+struct scratch {
+	__u8 b[SCRATCH_SIZE];
+};
+
+KCAP_MAP(kcap_cfg, BPF_MAP_TYPE_ARRAY, sizeof(__u32), sizeof(struct kcap_config), 1, 0);
+KCAP_MAP(kcap_ring, BPF_MAP_TYPE_RINGBUF, 0, 0, 0, 0);                           /* sized by the loader */
+KCAP_MAP(kcap_scratch, BPF_MAP_TYPE_ARRAY, sizeof(__u32), sizeof(struct scratch), 0, 0); /* one per CPU */
+KCAP_MAP(kcap_pids, BPF_MAP_TYPE_HASH, sizeof(__u32), sizeof(__u8), 65536, 0);
+KCAP_MAP(kcap_stash, BPF_MAP_TYPE_HASH, sizeof(__u32), sizeof(struct stash), 65536, 0);
+KCAP_MAP(kcap_lost, BPF_MAP_TYPE_PERCPU_ARRAY, sizeof(__u32), sizeof(__u64), 1, 0);
+
+INLINE struct kcap_config *config(void)
+{
+	__u32 zero = 0;
+	return bpf_map_lookup_elem(&kcap_cfg, &zero);
+}
+
+INLINE int traced(const struct kcap_config *cfg, __u32 tgid)
+{
+	if (tgid == cfg->self_pid || cfg->filter_mode == KCAP_FILTER_OFF)
+		return 0;
+	if (cfg->filter_mode == KCAP_FILTER_PIDS)
+		return bpf_map_lookup_elem(&kcap_pids, &tgid) != 0;
+	if (cfg->filter_mode == KCAP_FILTER_COMM) {
+		__u64 comm[2] = {};
+		bpf_get_current_comm(comm, sizeof(comm));
+		const __u64 *want = (const __u64 *)cfg->comm;
+		return comm[0] == want[0] && comm[1] == want[1];
+	}
+	return 1;
+}
+
+INLINE __u64 rd_u64(__u64 addr)
+{
+	__u64 v = 0;
+	bpf_probe_read_kernel(&v, sizeof(v), (const void *)addr);
+	return v;
+}
+
+INLINE __u32 rd_u32(__u64 addr)
+{
+	__u32 v = 0;
+	bpf_probe_read_kernel(&v, sizeof(v), (const void *)addr);
+	return v;
+}
+
+INLINE __u16 rd_u16(__u64 addr)
+{
+	__u16 v = 0;
+	bpf_probe_read_kernel(&v, sizeof(v), (const void *)addr);
+	return v;
+}
+
+/* Fills the tuple from a struct sock (everything but the inode). */
+INLINE void sk_tuple(const struct kcap_offsets *o, __u64 sk, struct kcap_tuple *t)
+{
+	if (!sk)
+		return;
+	__u16 family = rd_u16(sk + o->sk_family);
+	t->family = family;
+	t->socktype = rd_u16(sk + o->sk_type);
+	if (family != AF_INET && family != AF_INET6)
+		return;
+	t->l4proto = rd_u16(sk + o->sk_protocol);
+	t->lport = rd_u16(sk + o->sk_num);
+	t->rport = __builtin_bswap16(rd_u16(sk + o->sk_dport));
+	if (family == AF_INET) {
+		bpf_probe_read_kernel(t->laddr, 4, (const void *)(sk + o->sk_rcv_saddr));
+		bpf_probe_read_kernel(t->raddr, 4, (const void *)(sk + o->sk_daddr));
+	} else {
+		bpf_probe_read_kernel(t->laddr, 16, (const void *)(sk + o->sk_v6_rcv_saddr));
+		bpf_probe_read_kernel(t->raddr, 16, (const void *)(sk + o->sk_v6_daddr));
+	}
+}
+
+/* The tuple of a struct sock reached from the network stack (tcp tracepoints). */
+INLINE void sock_tuple(const struct kcap_offsets *o, __u64 sk, struct kcap_tuple *t)
+{
+	__builtin_memset(t, 0, sizeof(*t));
+	if (!sk)
+		return;
+	__u64 socket = rd_u64(sk + o->sk_socket);
+	if (socket)
+		t->ino = rd_u64(socket + o->socket_alloc_inode + o->inode_ino);
+	sk_tuple(o, sk, t);
+}
+
+/* The tuple of the current task's fd, all zero when the fd is not a socket. */
+INLINE void fd_tuple(const struct kcap_offsets *o, __s32 fd, struct kcap_tuple *t)
+{
+	__builtin_memset(t, 0, sizeof(*t));
+	if (fd < 0)
+		return;
+	__u64 files = rd_u64(bpf_get_current_task() + o->task_files);
+	__u64 fdt = rd_u64(files + o->files_fdt);
+	if (!fdt || (__u32)fd >= rd_u32(fdt + o->fdt_max_fds))
+		return;
+	__u64 file = rd_u64(rd_u64(fdt + o->fdt_fd) + (__u64)fd * 8);
+	if (!file)
+		return;
+	__u64 inode = rd_u64(file + o->file_inode);
+	if ((rd_u16(inode + o->inode_mode) & S_IFMT) != S_IFSOCK)
+		return;
+	t->ino = rd_u64(inode + o->inode_ino);
+	__u64 sock = rd_u64(file + o->file_private_data);
+	sk_tuple(o, rd_u64(sock + o->socket_sk), t);
+}
+
+/* One record under construction: fixed part written in place, variable fields appended at pos. */
+struct rec {
+	struct kcap_config *cfg;
+	struct stash *s; /* syscall events only */
+	__u8 *buf;
+	__u32 lens;      /* offset of the var length array */
+	__u32 pos;       /* where the next var's bytes go */
+};
+
+/* Starts a record of `type` with `fixed` bytes of header + fixed fields and `nvars` vars. */
+INLINE int rec_begin(struct rec *r, struct kcap_config *cfg, __u16 type, __u32 fixed, __u32 nvars)
+{
+	__u32 cpu = bpf_get_smp_processor_id();
+	__u8 *buf = bpf_map_lookup_elem(&kcap_scratch, &cpu);
+	if (!buf)
+		return 0;
+	__u64 id = bpf_get_current_pid_tgid();
+	struct kcap_hdr *h = (struct kcap_hdr *)buf;
+	h->type = type;
+	h->cpu = cpu;
+	h->ts = bpf_ktime_get_boot_ns();
+	h->pid = id >> 32;
+	h->tid = (__u32)id;
+	r->cfg = cfg;
+	r->buf = buf;
+	r->lens = fixed;
+	r->pos = fixed + 4 * nvars;
+	return 1;
+}
+
+INLINE void rec_len(struct rec *r, __u32 idx, __u32 n)
+{
+	*(__u32 *)(r->buf + r->lens + 4 * idx) = n;
+	r->pos += n;
+}
+
+/* Appends up to n user bytes as var idx; nothing when the memory is unreadable. */
+INLINE void add_user(struct rec *r, __u32 idx, __u64 src, __u64 n)
+{
+	__u32 got = 0;
+	if (src && n) {
+		n = bounded(n);
+		if (bpf_probe_read_user(r->buf + bounded(r->pos), n, (const void *)src) == 0)
+			got = n;
+	}
+	rec_len(r, idx, got);
+}
+
+/* Appends up to `limit` bytes gathered from the first max_iov entries of a user iovec array as
+ * var idx (max_iov is a constant: it bounds the verifier's work). */
+INLINE void add_iov(struct rec *r, __u32 idx, __u64 iov, __u64 cnt, __u64 limit, int max_iov)
+{
+	__u32 done = 0;
+	for (int i = 0; i < max_iov; i++) {
+		struct { __u64 base; __u64 len; } v;
+		if (i >= cnt || done >= limit)
+			break;
+		if (bpf_probe_read_user(&v, sizeof(v), (const void *)(iov + 16 * i)))
+			break;
+		__u64 n = v.len;
+		if (n > limit - done)
+			n = limit - done;
+		n = bounded(n);
+		if (n && bpf_probe_read_user(r->buf + bounded(r->pos + done), n, (const void *)v.base))
+			break;
+		done += n;
+	}
+	rec_len(r, idx, done);
+}
+
+/* Appends a NUL-terminated string (without its NUL) of at most max - 1 bytes as var idx. */
+INLINE void add_str(struct rec *r, __u32 idx, __u64 src, __u32 max, int user)
+{
+	long n = 0;
+	if (src) {
+		__u8 *dst = r->buf + bounded(r->pos);
+		n = user ? bpf_probe_read_user_str(dst, max, (const void *)src)
+			 : bpf_probe_read_kernel_str(dst, max, (const void *)src);
+	}
+	rec_len(r, idx, n > 0 ? (__u32)(n - 1) : 0);
+}
+
+/* Appends a user sockaddr of addrlen bytes (capped at sockaddr_storage) as var idx. */
+INLINE void add_sockaddr(struct rec *r, __u32 idx, __u64 addr, __s64 addrlen)
+{
+	if (addrlen < 0)
+		addrlen = 0;
+	if (addrlen > SOCKADDR_MAX)
+		addrlen = SOCKADDR_MAX;
+	add_user(r, idx, addr, addrlen);
+}
+
+/* Reads the int a caller passed by pointer (socklen_t *addrlen), 0 if unreadable. */
+INLINE __s64 user_int(__u64 p)
+{
+	__s32 v = 0;
+	if (p)
+		bpf_probe_read_user(&v, sizeof(v), (const void *)p);
+	return v;
+}
+
+INLINE __u32 snaplen(const struct kcap_config *cfg, __s64 res)
+{
+	__u32 snap = cfg->snaplen;
+	if (snap > KCAP_SNAP_MAX)
+		snap = KCAP_SNAP_MAX;
+	return res <= 0 ? 0 : res < snap ? (__u32)res : snap;
+}
+
+INLINE void count_lost(void)
+{
+	__u32 zero = 0;
+	__u64 *lost = bpf_map_lookup_elem(&kcap_lost, &zero);
+	if (lost)
+		__sync_fetch_and_add(lost, 1);
+}
+
+/* Ships the record. The consumer polls, so records normally go out without a wakeup (a wakeup per
+ * record costs more than the tracing itself); past wakeup_bytes pending it is woken explicitly. */
+INLINE void rec_submit(struct rec *r)
+{
+	__u32 len = bounded(r->pos);
+	((struct kcap_hdr *)r->buf)->len = len;
+	__u64 pending = bpf_ringbuf_query(&kcap_ring, BPF_RB_AVAIL_DATA);
+	__u64 flags = pending >= r->cfg->wakeup_bytes ? BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP;
+	if (bpf_ringbuf_output(&kcap_ring, r->buf, len, flags))
+		count_lost();
+}
+
+/* ---- syscall events ---- */
+
+/* The stash of the current thread if it entered syscall ctx->nr while traced. */
+INLINE struct stash *stash_take(const struct sys_exit_ctx *ctx)
+{
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	struct stash *s = bpf_map_lookup_elem(&kcap_stash, &tid);
+	if (!s || s->nr != ctx->nr)
+		return 0;
+	s->nr = -1; /* consumed: a later untraced exit of the same syscall must not reuse it */
+	return s;
+}
+
+/* Starts the record of a syscall exit; 0 when the thread was not traced at enter. */
+INLINE int sys_begin(struct rec *r, const struct sys_exit_ctx *ctx, __u16 type, __u32 fixed, __u32 nvars)
+{
+	struct kcap_config *cfg = config();
+	if (!cfg)
+		return 0;
+	struct stash *s = stash_take(ctx);
+	if (!s || !rec_begin(r, cfg, type, fixed, nvars))
+		return 0;
+	r->s = s;
+	return 1;
+}
+
+/* The io fieldset: result, latency, fd, flags and the fd's socket tuple. */
+INLINE struct kcap_io *io_fixed(struct rec *r, const struct sys_exit_ctx *ctx, __s32 fd, __u32 flags)
+{
+	struct kcap_io *e = (struct kcap_io *)r->buf;
+	e->res = ctx->ret;
+	e->latency = e->hdr.ts - r->s->ts;
+	e->fd = fd;
+	e->flags = flags;
+	fd_tuple(&r->cfg->off, fd, &e->t);
+	return e;
+}
+
+/* Result and latency at the start of the dup/open/socket fixed parts. */
+INLINE void res_fixed(struct rec *r, const struct sys_exit_ctx *ctx)
+{
+	struct kcap_io *e = (struct kcap_io *)r->buf;
+	e->res = ctx->ret;
+	e->latency = e->hdr.ts - r->s->ts;
+}
+
+#endif /* KCAP_COMMON_H */

@@ -1,0 +1,154 @@
+/**
+ * `kcap analyze` as a library function: replays a source through the shared conversion, tracks
+ * connections, parses and pairs L7 traffic, aggregates, and returns a plain, fully sorted result
+ * that the text and JSON reports render. The same function serves a capture file and the live
+ * recorder (`kcap record --analyze`), since both are EventSources.
+ */
+import type { EventSource, RawChunk } from '../capture/source.js';
+import type { KEvent } from '../probe/event.js';
+import { utcText } from '../probe/format.js';
+import { Replayer } from '../probe/replay.js';
+import type { L7Record } from '../protocols/index.js';
+import { Aggregator, processText, type EndpointOperation, type LatencySummary, type Located, type ServiceEdge } from './aggregate.js';
+import { ConnectionTracker, type ConnectionStats } from './connections.js';
+import { TcpHealth, type TcpConnHealth, type TcpTotals } from './tcp.js';
+import { endpointText } from '../probe/net.js';
+
+export interface AnalyzeOptions {
+  /** Only events this selects are analyzed (a compiled `kcap` filter). */
+  readonly filter?: (ev: KEvent) => boolean;
+  /** Only records of these protocols are reported. */
+  readonly protocols?: readonly string[];
+  /** Window on request start, in ns relative to the capture's start. */
+  readonly fromNs?: number;
+  readonly toNs?: number;
+  /** Length of the slowest-requests list (and of the TCP connections list). Default 10. */
+  readonly top?: number;
+}
+
+export interface SlowRequest {
+  readonly startUtc: string;
+  /** ns since the capture started. */
+  readonly startNs: number;
+  readonly latencyNs: number;
+  readonly protocol: string;
+  readonly operation: string;
+  readonly resource: string;
+  readonly status: string;
+  readonly error: string;
+  readonly client: string;
+  readonly clientProcess: string;
+  readonly server: string;
+  readonly serverProcess: string;
+}
+
+/** Everything the report says about what was incomplete, so no number is trusted blindly. */
+export interface Incompleteness {
+  readonly lostEvents: number;
+  readonly malformedRecords: number;
+  readonly streamGaps: number;
+  readonly invalidFrames: number;
+  readonly requestsWithoutResponse: number;
+  readonly responsesWithoutRequest: number;
+  readonly unknownProtocolConnections: number;
+  readonly unknownProtocolBytes: number;
+  readonly problems: readonly string[];
+}
+
+export interface AnalysisResult {
+  readonly capture: {
+    readonly hostname: string;
+    readonly kernel: string;
+    readonly startUtc: string;
+    readonly endUtc: string;
+    readonly durationNs: number;
+    readonly events: number;
+    readonly snaplen: number;
+  };
+  readonly window: { readonly fromNs: number | null; readonly toNs: number | null };
+  readonly requests: number;
+  readonly protocols: readonly ({ readonly protocol: string } & LatencySummary)[];
+  readonly endpoints: readonly EndpointOperation[];
+  readonly serviceMap: readonly ServiceEdge[];
+  readonly slowest: readonly SlowRequest[];
+  readonly tcp: { readonly totals: TcpTotals; readonly connections: readonly TcpConnHealth[] };
+  readonly connections: { readonly total: number; readonly byProtocol: readonly { protocol: string; count: number }[]; readonly bothEndsJoined: number };
+  readonly incomplete: Incompleteness;
+}
+
+export async function analyze(source: EventSource, opts: AnalyzeOptions = {}): Promise<AnalysisResult> {
+  const top = opts.top ?? 10;
+  const base = source.clock.bootNs;
+  const rel = (ts: bigint): number => Number(ts - base);
+  const inWindow = (r: L7Record): boolean => {
+    const t = rel(r.startTs);
+    return (opts.fromNs === undefined || t >= opts.fromNs) && (opts.toNs === undefined || t < opts.toNs)
+      && (opts.protocols === undefined || opts.protocols.includes(r.protocol));
+  };
+  const agg = new Aggregator(top);
+  const tracker = new ConnectionTracker((r, ctx) => { if (inWindow(r)) agg.add(r, ctx); });
+  const tcp = new TcpHealth();
+  const replayer = new Replayer(source, opts.filter ? { filter: opts.filter } : {});
+  let firstTs: bigint | undefined;
+  let lastTs = 0n;
+  const visit = (ev: KEvent): void => {
+    tracker.onEvent(ev);
+    if (ev.category === 'tcp') tcp.onEvent(ev);
+  };
+  for await (const chunk of source.chunks()) {
+    if (chunk.lostBefore > 0) tracker.onLoss(chunk.firstTs);
+    replayer.chunk(chunk, visit);
+    ({ firstTs, lastTs } = timeRange(chunk, firstTs, lastTs));
+  }
+  tracker.finish();
+  const stats = replayer.stats;
+  const cs = tracker.stats;
+  const start = firstTs ?? base;
+  return {
+    capture: {
+      hostname: source.machine.hostname, kernel: source.machine.kernelRelease,
+      startUtc: utcText(source.clock.realtimeNs + (start - base)),
+      endUtc: utcText(source.clock.realtimeNs + ((firstTs === undefined ? base : lastTs) - base)),
+      durationNs: firstTs === undefined ? 0 : Number(lastTs - start),
+      events: stats.events, snaplen: source.snaplen,
+    },
+    window: { fromNs: opts.fromNs ?? null, toNs: opts.toNs ?? null },
+    requests: agg.records,
+    protocols: agg.protocols().map((p) => ({ protocol: p.protocol, ...p.summary })),
+    endpoints: agg.operations(),
+    serviceMap: agg.serviceMap(),
+    slowest: agg.slowestRequests().map((r) => slowRequest(r, source.clock.realtimeNs, base)),
+    tcp: { totals: tcp.totals(), connections: tcp.connections().slice(0, top) },
+    connections: connectionSummary(cs),
+    incomplete: {
+      lostEvents: stats.lost, malformedRecords: stats.malformed, streamGaps: cs.gaps, invalidFrames: cs.invalidFrames,
+      requestsWithoutResponse: agg.protocols().reduce((n, p) => n + p.summary.noResponse, 0),
+      responsesWithoutRequest: cs.unmatchedResponses,
+      unknownProtocolConnections: cs.unknown, unknownProtocolBytes: cs.unknownBytes, problems: stats.problems,
+    },
+  };
+}
+
+function timeRange(chunk: RawChunk, first: bigint | undefined, last: bigint): { firstTs: bigint | undefined; lastTs: bigint } {
+  if (chunk.count === 0) return { firstTs: first, lastTs: last };
+  return {
+    firstTs: first === undefined || chunk.firstTs < first ? chunk.firstTs : first,
+    lastTs: chunk.lastTs > last ? chunk.lastTs : last,
+  };
+}
+
+function connectionSummary(cs: ConnectionStats): AnalysisResult['connections'] {
+  const byProtocol = [...cs.byProtocol].map(([protocol, count]) => ({ protocol, count }))
+    .sort((a, b) => (a.protocol < b.protocol ? -1 : a.protocol > b.protocol ? 1 : 0));
+  return { total: cs.connections, byProtocol, bothEndsJoined: cs.joined };
+}
+
+function slowRequest({ rec, ctx }: Located, realtimeNs: bigint, base: bigint): SlowRequest {
+  return {
+    startUtc: utcText(realtimeNs + (rec.startTs - base)), startNs: Number(rec.startTs - base),
+    latencyNs: Number(rec.latencyNs), protocol: rec.protocol, operation: rec.operation, resource: rec.resource,
+    status: rec.status, error: rec.error,
+    client: endpointText(ctx.client.addr, ctx.client.port), clientProcess: processText(ctx.client),
+    server: endpointText(ctx.server.addr, ctx.server.port), serverProcess: processText(ctx.server),
+  };
+}

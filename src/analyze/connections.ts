@@ -1,0 +1,261 @@
+/**
+ * Connection tracking: turns socket I/O events into per-connection byte streams, detects each
+ * connection's protocol and feeds its parser, and labels the records that come out with both
+ * endpoints and the processes behind them.
+ *
+ * A connection is one socket of one process (pid, fd generation); an unconnected datagram socket
+ * is one connection per peer address. When both ends of a same-host connection are traced, they
+ * are joined by their 4-tuple: the end whose bytes identified the protocol first is parsed, the
+ * other only lends its process to the records, so a request is never counted twice.
+ */
+import type { KEvent } from '../probe/event.js';
+import { endpointText } from '../probe/net.js';
+import type { FdInfo } from '../probe/state.js';
+import {
+  detectProtocol, type ConnectionParser, type Direction, type L7Record, type Transport,
+} from '../protocols/index.js';
+
+/** One end of a request: its address and, when it was traced, the process. */
+export interface Peer {
+  readonly addr: string;
+  readonly port: number;
+  readonly pid: number;
+  readonly comm: string;
+  readonly containerId: string;
+}
+
+/**
+ * Where a connection's requests happened: both endpoints and the processes behind them. One
+ * object per connection (replaced when the other end joins), so labels are computed once per
+ * connection, not once per request, and aggregation can key its caches on it.
+ */
+export interface ConnContext {
+  /** Connection number in capture order, from 1. */
+  readonly conn: number;
+  readonly l4: 'tcp' | 'udp';
+  readonly protocol: string;
+  readonly client: Peer;
+  readonly server: Peer;
+  /** Which end's syscalls the requests were parsed from. */
+  readonly observedAt: 'client' | 'server';
+  readonly bothEndsTraced: boolean;
+}
+
+export interface ConnectionStats {
+  connections: number;
+  /** Connections whose protocol was recognised, by protocol name. */
+  byProtocol: Map<string, number>;
+  /** Connections with data but no recognisable protocol, and their bytes. */
+  unknown: number;
+  unknownBytes: number;
+  /** Ends not parsed because the other end of the same connection was. */
+  joined: number;
+  /** Gaps reported to parsers (lost events, payload beyond snaplen that could not be skipped). */
+  gaps: number;
+  invalidFrames: number;
+  unmatchedResponses: number;
+}
+
+const NO_PEER: Peer = { addr: '', port: 0, pid: 0, comm: '', containerId: '' };
+/** Data events examined before a connection is declared unknown. */
+const DETECT_ATTEMPTS = 4;
+const AF_INET = 2;
+const AF_INET6 = 10;
+const IPPROTO_TCP = 6;
+const IPPROTO_UDP = 17;
+/** Linux pids are below 2^22, so gen * PID_SPACE + pid is exact while gen < 2^31. */
+const PID_SPACE = 0x40_0000;
+
+interface ProcessRef {
+  readonly pid: number;
+  readonly comm: string;
+  readonly containerId: string;
+}
+
+class Conn {
+  parser: ConnectionParser | undefined;
+  /** Which of our directions carries requests: true when this end is the client. */
+  isClient: boolean;
+  attempts = 0;
+  bytes = 0;
+  done = false;
+  /** Set when the other end of the same connection is the one being parsed. */
+  mirrorOf: Conn | undefined;
+  /** The traced process on the other end, learnt through the join. */
+  peerProc: ProcessRef | undefined;
+  /** Labels for this connection's records; rebuilt when the other end joins. */
+  ctx: ConnContext | undefined;
+
+  constructor(readonly id: number, readonly key: number | string, readonly joinKey: string, readonly l4: 'tcp' | 'udp',
+    readonly local: { addr: string; port: number }, readonly remote: { addr: string; port: number },
+    readonly proc: ProcessRef, isClient: boolean | undefined, readonly roleKnown: boolean) {
+    this.isClient = isClient ?? true;
+  }
+}
+
+export class ConnectionTracker {
+  readonly stats: ConnectionStats = {
+    connections: 0, byProtocol: new Map(), unknown: 0, unknownBytes: 0, joined: 0, gaps: 0, invalidFrames: 0,
+    unmatchedResponses: 0,
+  };
+  private readonly conns = new Map<number | string, Conn>();
+  /** Parsed ends by canonical 4-tuple, for joining the other end. */
+  private readonly parsedEnds = new Map<string, Conn>();
+  private nextId = 1;
+
+  constructor(private readonly emit: (r: L7Record, ctx: ConnContext) => void) {}
+
+  /** Visitor for every replayed event. */
+  onEvent(ev: KEvent): void {
+    const fd = ev.fd;
+    if (fd === undefined || (fd.family !== AF_INET && fd.family !== AF_INET6)) return;
+    if (ev.isIo) {
+      this.onIo(ev, fd);
+    } else if (ev.name === 'close' && fd.gen !== 0) {
+      this.closeFd(ev.pid, fd);
+    }
+  }
+
+  /** The kernel dropped events somewhere: every open stream may have a hole of unknown size. */
+  onLoss(ts: bigint): void {
+    for (const c of this.conns.values()) {
+      if (!c.parser) continue;
+      for (const dir of ['req', 'resp'] as const) this.take(c, c.parser.gap(dir, Number.MAX_SAFE_INTEGER, ts));
+      this.stats.gaps += 2;
+    }
+  }
+
+  /** End of capture: flush every parser in connection order. */
+  finish(): void {
+    const open = [...this.conns.values()].sort((a, b) => a.id - b.id);
+    for (const c of open) this.end(c);
+    this.conns.clear();
+  }
+
+  private onIo(ev: KEvent, fd: FdInfo): void {
+    const size = ev.res ?? 0;
+    if (size <= 0) return;
+    const l4 = fd.l4proto === IPPROTO_TCP ? 'tcp' : fd.l4proto === IPPROTO_UDP ? 'udp' : undefined;
+    if (!l4) return;
+    const remote = { addr: ev.raddr ?? '', port: ev.rport ?? 0 };
+    if (remote.port === 0) return;
+    const conn = this.connFor(ev, fd, l4, remote);
+    const outgoing = ev.dir === 'out';
+    const payload = ev.payload;
+    if (conn.mirrorOf || conn.done) return;
+    if (!conn.parser && !this.detect(conn, payload, outgoing)) {
+      conn.bytes += size;
+      return;
+    }
+    const dir: Direction = outgoing === conn.isClient ? 'req' : 'resp';
+    this.take(conn, conn.parser!.data(dir, payload, ev.ts, size));
+  }
+
+  private connFor(ev: KEvent, fd: FdInfo, l4: 'tcp' | 'udp', remote: { addr: string; port: number }): Conn {
+    // An unconnected datagram socket talks to many peers: one conversation per peer.
+    const perPeer = l4 === 'udp' && fd.rport === 0;
+    // A forked child shares its parent's fd entries, so the key is the pair (process, fd generation).
+    const socketKey = fd.gen * PID_SPACE + ev.pid;
+    const key = perPeer ? `${socketKey}/${endpointText(remote.addr, remote.port)}` : socketKey;
+    let c = this.conns.get(key);
+    if (c) return c;
+    const local = { addr: fd.laddr, port: fd.lport };
+    const a = endpointText(local.addr, local.port);
+    const b = endpointText(remote.addr, remote.port);
+    const joinKey = `${l4} ${a < b ? `${a} ${b}` : `${b} ${a}`}`;
+    const role = fd.role === 'client' ? true : fd.role === 'server' ? false : undefined;
+    const t = ev.thread;
+    const proc = { pid: ev.pid, comm: t.comm, containerId: t.proc.containerId };
+    c = new Conn(this.nextId++, key, joinKey, l4, local, remote, proc, role, role !== undefined);
+    this.conns.set(key, c);
+    this.stats.connections++;
+    return c;
+  }
+
+  /** Tries to recognise the protocol from this event's bytes; true once a parser is attached. */
+  private detect(c: Conn, payload: Uint8Array, outgoing: boolean): boolean {
+    const peer = this.parsedEnds.get(c.joinKey);
+    if (peer && !peer.done) return this.mirror(c, peer);
+    if (payload.length === 0) return false;
+    const transport: Transport = c.l4 === 'udp' ? 'datagram' : 'stream';
+    const serverPort = c.roleKnown ? (c.isClient ? c.remote.port : c.local.port) : undefined;
+    let found = c.roleKnown
+      ? detectProtocol(payload, outgoing === c.isClient ? 'req' : 'resp', transport, serverPort)
+      : undefined;
+    if (!c.roleKnown) {
+      // Unknown role: the protocol's own view of which side these bytes came from decides it.
+      const asReq = detectProtocol(payload, 'req', transport);
+      const asResp = detectProtocol(payload, 'resp', transport);
+      const req = asReq?.confidence ?? 0;
+      const resp = asResp?.confidence ?? 0;
+      found = req >= resp ? asReq : asResp;
+      if (found) c.isClient = (req >= resp) === outgoing;
+    }
+    if (!found) {
+      if (++c.attempts >= DETECT_ATTEMPTS) this.giveUp(c);
+      return false;
+    }
+    c.parser = found.protocol.open({ transport });
+    this.parsedEnds.set(c.joinKey, c);
+    const name = found.protocol.name;
+    this.stats.byProtocol.set(name, (this.stats.byProtocol.get(name) ?? 0) + 1);
+    return true;
+  }
+
+  private mirror(c: Conn, parsed: Conn): false {
+    c.mirrorOf = parsed;
+    parsed.peerProc = c.proc;
+    parsed.ctx = undefined;
+    this.stats.joined++;
+    return false;
+  }
+
+  private giveUp(c: Conn): void {
+    c.done = true;
+    this.stats.unknown++;
+  }
+
+  private closeFd(pid: number, fd: FdInfo): void {
+    const socketKey = fd.gen * PID_SPACE + pid;
+    const c = this.conns.get(socketKey);
+    if (c) this.end(c);
+    if (fd.l4proto !== IPPROTO_UDP) return;
+    const prefix = `${socketKey}/`;
+    for (const [key, conv] of this.conns) {
+      if (typeof key === 'string' && key.startsWith(prefix)) this.end(conv);
+    }
+  }
+
+  private end(c: Conn): void {
+    this.conns.delete(c.key);
+    if (c.parser) {
+      this.take(c, c.parser.end());
+      const s = c.parser.stats;
+      this.stats.gaps += s.gaps;
+      this.stats.invalidFrames += s.invalid;
+      this.stats.unmatchedResponses += s.unmatchedResponses;
+      if (this.parsedEnds.get(c.joinKey) === c) this.parsedEnds.delete(c.joinKey);
+    } else if (!c.mirrorOf && c.bytes > 0) {
+      if (!c.done) this.stats.unknown++;
+      this.stats.unknownBytes += c.bytes;
+    }
+  }
+
+  private take(c: Conn, records: readonly L7Record[]): void {
+    if (records.length === 0) return;
+    const ctx = (c.ctx ??= this.context(c));
+    for (const r of records) this.emit(r, ctx);
+  }
+
+  private context(c: Conn): ConnContext {
+    const me: Peer = { ...c.proc, addr: c.local.addr, port: c.local.port };
+    const other: Peer = { ...(c.peerProc ?? NO_PEER), addr: c.remote.addr, port: c.remote.port };
+    return {
+      conn: c.id, l4: c.l4, protocol: c.parser?.protocol ?? '',
+      client: c.isClient ? me : other,
+      server: c.isClient ? other : me,
+      observedAt: c.isClient ? 'client' : 'server',
+      bothEndsTraced: c.peerProc !== undefined,
+    };
+  }
+}

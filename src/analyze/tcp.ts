@@ -1,0 +1,99 @@
+/**
+ * TCP health per connection from the kernel's tcp tracepoints: retransmits, resets each way, and
+ * the smoothed RTT the kernel measured. These events often fire in softirq context, so the
+ * process in their header means nothing; connections are named by their 4-tuple only.
+ */
+import type { KEvent } from '../probe/event.js';
+import type { FdInfo } from '../probe/state.js';
+import { endpointText } from '../probe/net.js';
+
+export interface TcpConnHealth {
+  readonly local: string;
+  readonly remote: string;
+  readonly retransmits: number;
+  readonly resetsSent: number;
+  readonly resetsReceived: number;
+  /** From tcp_probe: samples, last and largest smoothed RTT in microseconds (0 when none). */
+  readonly rttSamples: number;
+  readonly srttLastUs: number;
+  readonly srttMaxUs: number;
+}
+
+export interface TcpTotals {
+  readonly connections: number;
+  readonly retransmits: number;
+  readonly resetsSent: number;
+  readonly resetsReceived: number;
+  /** Transitions to ESTABLISHED seen (connections opened while recording). */
+  readonly established: number;
+}
+
+type Mutable<T> = { -readonly [K in keyof T]: T[K] };
+
+const TCP_ESTABLISHED = 1;
+
+function readU32(ev: KEvent, field: string): number {
+  const f = ev.layout.event.fieldByName.get(field);
+  if (!f || f.type !== 'u32') return 0;
+  const b = ev.bytes;
+  const at = ev.offset + f.offset;
+  return (b[at]! | (b[at + 1]! << 8) | (b[at + 2]! << 16) | (b[at + 3]! << 24)) >>> 0;
+}
+
+export class TcpHealth {
+  private readonly conns: Mutable<TcpConnHealth>[] = [];
+  private readonly byPorts = new Map<number, { laddr: string; raddr: string; health: Mutable<TcpConnHealth> }[]>();
+  private established = 0;
+
+  onEvent(ev: KEvent): void {
+    if (ev.category !== 'tcp' || !ev.fd) return;
+    const name = ev.name;
+    if (name === 'sock_set_state') {
+      if (readU32(ev, 'newstate') === TCP_ESTABLISHED) this.established++;
+      return;
+    }
+    const c = this.conn(ev.fd);
+    if (name === 'tcp_retransmit') c.retransmits++;
+    else if (name === 'tcp_send_reset') c.resetsSent++;
+    else if (name === 'tcp_receive_reset') c.resetsReceived++;
+    else if (name === 'tcp_probe') {
+      const srtt = readU32(ev, 'srtt_us');
+      c.rttSamples++;
+      c.srttLastUs = srtt;
+      c.srttMaxUs = Math.max(c.srttMaxUs, srtt);
+    }
+  }
+
+  /** tcp_probe fires on every ACK: look connections up by ports first, text only on a miss. */
+  private conn(fd: FdInfo): Mutable<TcpConnHealth> {
+    const ports = fd.lport * 0x10000 + fd.rport;
+    let list = this.byPorts.get(ports);
+    if (!list) this.byPorts.set(ports, (list = []));
+    for (const e of list) if (e.laddr === fd.laddr && e.raddr === fd.raddr) return e.health;
+    const local = endpointText(fd.laddr, fd.lport);
+    const remote = endpointText(fd.raddr, fd.rport);
+    const health = { local, remote, retransmits: 0, resetsSent: 0, resetsReceived: 0, rttSamples: 0, srttLastUs: 0, srttMaxUs: 0 };
+    list.push({ laddr: fd.laddr, raddr: fd.raddr, health });
+    this.conns.push(health);
+    return health;
+  }
+
+  /** Connections with any trouble or RTT samples, worst first (retransmits + resets), then by name. */
+  connections(): TcpConnHealth[] {
+    const trouble = (c: TcpConnHealth): number => c.retransmits + c.resetsSent + c.resetsReceived;
+    return [...this.conns].sort((a, b) => trouble(b) - trouble(a)
+      || (a.local < b.local ? -1 : a.local > b.local ? 1 : 0) || (a.remote < b.remote ? -1 : a.remote > b.remote ? 1 : 0));
+  }
+
+  totals(): TcpTotals {
+    let retransmits = 0;
+    let resetsSent = 0;
+    let resetsReceived = 0;
+    for (const c of this.conns) {
+      retransmits += c.retransmits;
+      resetsSent += c.resetsSent;
+      resetsReceived += c.resetsReceived;
+    }
+    return { connections: this.conns.length, retransmits, resetsSent, resetsReceived, established: this.established };
+  }
+}

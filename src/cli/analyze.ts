@@ -1,0 +1,66 @@
+/**
+ * `kcap analyze FILE [filter...]`: the report of what happened on the host — requests per
+ * protocol, endpoint and operation, the service map, the slowest requests, TCP health, and what
+ * was incomplete. The work is in src/analyze; this file only reads options and prints.
+ */
+import type { Command } from 'commander';
+import { analyze } from '../analyze/analyze.js';
+import { CaptureError, openCapture } from '../capture/index.js';
+import { PROTOCOLS } from '../protocols/index.js';
+import { renderJson } from '../report/json.js';
+import { renderText } from '../report/text.js';
+import { filterOf, parseCount, parseDurationNs } from './args.js';
+import { UserError } from './errors.js';
+
+interface AnalyzeFlags {
+  readonly json?: boolean;
+  readonly top: number;
+  readonly protocol?: readonly string[];
+  readonly from?: number;
+  readonly to?: number;
+}
+
+function protocolsOf(values: readonly string[] | undefined): string[] | undefined {
+  if (!values) return undefined;
+  const known = PROTOCOLS.map((p) => p.name);
+  const names = values.flatMap((v) => v.split(',')).map((v) => v.trim()).filter(Boolean);
+  for (const n of names) {
+    if (!known.includes(n)) throw new UserError(`--protocol: unknown protocol '${n}' (known: ${known.join(', ')})`, 2);
+  }
+  return names;
+}
+
+async function run(file: string, words: readonly string[], flags: AnalyzeFlags): Promise<void> {
+  const filter = filterOf(words);
+  const protocols = protocolsOf(flags.protocol);
+  try {
+    const source = await openCapture(file);
+    try {
+      const result = await analyze(source, {
+        top: flags.top, ...(filter ? { filter } : {}), ...(protocols ? { protocols } : {}),
+        ...(flags.from !== undefined ? { fromNs: flags.from } : {}), ...(flags.to !== undefined ? { toNs: flags.to } : {}),
+      });
+      const damaged = source.problems.map((p) => `damaged capture: ${p.message} (offset ${p.offset}, ${p.lostBytes} bytes unusable)`);
+      const withDamage = damaged.length ? { ...result, incomplete: { ...result.incomplete, problems: [...result.incomplete.problems, ...damaged] } } : result;
+      process.stdout.write(flags.json ? renderJson(withDamage) : renderText(withDamage));
+    } finally {
+      await source.close();
+    }
+  } catch (err) {
+    if (err instanceof CaptureError) throw new UserError(`${file}: ${err.message}`);
+    throw err;
+  }
+}
+
+export function registerAnalyze(program: Command): void {
+  program.command('analyze')
+    .description('report requests, latencies, errors and who talks to whom in a capture')
+    .argument('<file>', '.kcap capture to read')
+    .argument('[filter...]', 'only analyze events this filter selects (see kcap fields)')
+    .option('--json', 'machine-readable report (fields documented in formats/analyze-json.md)')
+    .option('-n, --top <n>', 'length of the slowest-requests and TCP lists', parseCount, 10)
+    .option('-P, --protocol <names...>', `only these protocols (${PROTOCOLS.map((p) => p.name).join(', ')})`)
+    .option('--from <time>', 'only requests starting this long after the capture start (e.g. 5s)', parseDurationNs)
+    .option('--to <time>', 'only requests starting before this long after the capture start', parseDurationNs)
+    .action((file: string, words: string[], flags: AnalyzeFlags) => run(file, words, flags));
+}

@@ -1,0 +1,33 @@
+/**
+ * Argument parsers shared by several commands, so every command reads a filter or a duration
+ * the same way and reports a bad one the same way.
+ */
+import { InvalidArgumentError } from 'commander';
+import { FilterError, compileFilter, type Predicate } from '../filter/index.js';
+import { UserError } from './errors.js';
+
+/** The filter given as trailing words, or undefined when none; a bad one is a usage error (exit 2). */
+export function filterOf(words: readonly string[]): Predicate | undefined {
+  if (words.length === 0) return undefined;
+  try {
+    return compileFilter(words.join(' '));
+  } catch (err) {
+    if (err instanceof FilterError) throw new UserError(`${err.message}\n${err.pointer()}`, 2);
+    throw err;
+  }
+}
+
+/** "10s", "500ms", "2m", "1h", "250us" or plain seconds → ns. */
+export function parseDurationNs(text: string): number {
+  const m = /^(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)?$/.exec(text.trim());
+  if (!m) throw new InvalidArgumentError('expected a duration such as 10s, 500ms, 2m');
+  const unit = { ns: 1, us: 1e3, µs: 1e3, ms: 1e6, s: 1e9, m: 60e9, h: 3600e9 }[m[2] ?? 's']!;
+  return Math.round(Number(m[1]) * unit);
+}
+
+/** A positive integer option value. */
+export function parseCount(text: string): number {
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError('expected a whole number');
+  return n;
+}

@@ -1,0 +1,74 @@
+/**
+ * `kcap print FILE [filter...]`: every event of a capture (or those the filter selects), one line
+ * each, through the same conversion `kcap analyze` uses. Events go to stdout; the summary and any
+ * damage found go to stderr, so stdout is the same bytes for the same capture and filter.
+ */
+import type { Command } from 'commander';
+import { CaptureError, openCapture } from '../capture/index.js';
+import { printEvents, statsText } from '../probe/print.js';
+import { filterOf } from './args.js';
+import { UserError } from './errors.js';
+
+interface PrintFlags {
+  readonly ascii?: boolean;
+  readonly hex?: boolean;
+  readonly json?: boolean;
+  readonly all?: boolean;
+  readonly ignorePid?: readonly string[];
+  readonly quiet?: boolean;
+}
+
+function pidsOf(values: readonly string[] = []): number[] {
+  return values.map((v) => {
+    if (!/^\d+$/.test(v)) throw new UserError(`--ignore-pid: '${v}' is not a pid`, 2);
+    return Number(v);
+  });
+}
+
+/** Writes to stdout, waiting for it to drain, so printing a huge capture stays bounded in memory. */
+function writeStdout(text: string): Promise<void> {
+  return new Promise((resolve) => {
+    if (process.stdout.write(text)) resolve();
+    else process.stdout.once('drain', resolve);
+  });
+}
+
+async function run(file: string, words: readonly string[], flags: PrintFlags): Promise<void> {
+  const filter = filterOf(words);
+  const ignorePids = pidsOf(flags.ignorePid);
+  // A reader (head, less) that goes away is not an error.
+  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EPIPE') process.exit(0);
+    throw err;
+  });
+  try {
+    const source = await openCapture(file);
+    try {
+      const stats = await printEvents(source, writeStdout, {
+        ...(filter ? { filter } : {}), json: flags.json ?? false, keepAll: flags.all ?? false, ignorePids,
+        payload: flags.hex ? 'hex' : flags.ascii ? 'ascii' : 'short',
+      });
+      const damage = source.problems.map((p) => `  damaged: ${p.message} (offset ${p.offset}, ${p.lostBytes} bytes unusable)`);
+      if (!flags.quiet) process.stderr.write(`${[statsText(stats), ...damage].join('\n')}\n`);
+    } finally {
+      await source.close();
+    }
+  } catch (err) {
+    if (err instanceof CaptureError) throw new UserError(`${file}: ${err.message}`);
+    throw err;
+  }
+}
+
+export function registerPrint(program: Command): void {
+  program.command('print')
+    .description('print the events of a capture, one line each; an optional filter selects which (see kcap fields)')
+    .argument('<file>', '.kcap capture to read')
+    .argument('[filter...]', "filter expression, e.g. proc.name = nginx and evt.type in (read, write)")
+    .option('-A, --ascii', 'show each payload in full, as printable text')
+    .option('-X, --hex', 'show each payload as a hex dump')
+    .option('--json', 'one JSON object per event')
+    .option('--all', 'keep records that carry no information (EAGAIN, empty writes)')
+    .option('--ignore-pid <pid...>', "drop these processes' events (e.g. the recorder's own)")
+    .option('-q, --quiet', 'no summary on stderr')
+    .action((file: string, words: string[], flags: PrintFlags) => run(file, words, flags));
+}

@@ -1,0 +1,111 @@
+/**
+ * `kcap record`: options, validation and the status line; the work is in src/record/recorder.ts.
+ */
+import { InvalidArgumentError, Option, type Command } from 'commander';
+import { analyze, type AnalysisResult } from '../analyze/analyze.js';
+import type { SourceInfo } from '../capture/source.js';
+import { LiveSource } from '../record/live.js';
+import { RecordError, record, type RecordStatus } from '../record/recorder.js';
+import { renderText } from '../report/text.js';
+import { UserError } from './errors.js';
+
+const MAX_SNAPLEN = 64 * 1024;
+
+/** "10s", "500ms", "2m", "1h" or plain seconds → ms. */
+export function parseDuration(text: string): number {
+  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h)?$/.exec(text.trim());
+  if (!m) throw new InvalidArgumentError('expected a duration such as 10s, 500ms, 2m');
+  const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[m[2] ?? 's']!;
+  return Number(m[1]) * unit;
+}
+
+function parseSnaplen(text: string): number {
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < 0 || n > MAX_SNAPLEN) {
+    throw new InvalidArgumentError(`expected bytes from 0 to ${MAX_SNAPLEN}`);
+  }
+  return n;
+}
+
+function parsePid(text: string, prev: number[] = []): number[] {
+  const n = Number(text);
+  if (!Number.isInteger(n) || n <= 0) throw new InvalidArgumentError('expected a process id');
+  return [...prev, n];
+}
+
+function formatStatus(s: RecordStatus): string {
+  const secs = s.elapsedMs / 1000;
+  const rate = secs > 0 ? Math.round(s.events / secs) : 0;
+  return `recording ${secs.toFixed(0)}s  ${s.events} events (${rate}/s)  ${(s.bytesWritten / 1e6).toFixed(1)} MB written  ${s.lost} lost`;
+}
+
+interface RecordFlags {
+  readonly output: string;
+  readonly duration?: number;
+  readonly snaplen: number;
+  readonly pid?: number[];
+  readonly comm?: string;
+  readonly analyze?: boolean;
+}
+
+/** `--analyze`: the analyzer reads the recorder's batches as they are written, through a LiveSource. */
+class LiveAnalysis {
+  private source: LiveSource | undefined;
+  private analysis: Promise<AnalysisResult> | undefined;
+
+  hooks(): { onStart: (info: SourceInfo) => void; onBatch: (b: Uint8Array, lost: number) => void } {
+    return {
+      onStart: (info) => {
+        this.source = new LiveSource(info);
+        this.analysis = analyze(this.source);
+      },
+      onBatch: (b, lost) => this.source?.push(b, lost),
+    };
+  }
+
+  async result(): Promise<AnalysisResult> {
+    this.source?.end();
+    if (!this.analysis) throw new UserError('nothing was recorded to analyze');
+    return this.analysis;
+  }
+}
+
+function stopOnSignals(): Promise<void> {
+  return new Promise((resolve) => {
+    for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.once(sig, () => resolve());
+  });
+}
+
+export function registerRecord(program: Command): void {
+  program.command('record')
+  .description('record raw kernel events and host tables into a capture file (root)')
+  .requiredOption('-o, --output <file>', 'capture file to write (created mode 0600)')
+  .option('-d, --duration <time>', 'stop after this long (e.g. 10s, 2m)', parseDuration)
+  .addOption(new Option('-s, --snaplen <bytes>', 'payload bytes kept per I/O event').default(4096).argParser(parseSnaplen))
+  .option('-p, --pid <pid>', 'trace this process and its children (repeatable)', parsePid)
+  .option('-c, --comm <name>', 'trace only threads with this command name')
+  .option('-a, --analyze', 'analyze while recording and print the report at the end (same as kcap analyze FILE)')
+  .argument('[command...]', 'trace this command and its children; stop when it exits (put it after --)')
+  .action(async (command: string[], o: RecordFlags) => {
+    const tty = process.stderr.isTTY;
+    const live = o.analyze ? new LiveAnalysis() : undefined;
+    try {
+      const result = await record({
+        ...live?.hooks(),
+        output: o.output, snaplen: o.snaplen, stopSignal: stopOnSignals(),
+        ...(o.duration !== undefined ? { durationMs: o.duration } : {}),
+        ...(o.pid ? { pids: o.pid } : {}), ...(o.comm ? { comm: o.comm } : {}),
+        ...(command.length ? { command } : {}),
+        ...(tty ? { onStatus: (s: RecordStatus) => process.stderr.write(`\r\x1b[K${formatStatus(s)}`) } : {}),
+      });
+      if (tty) process.stderr.write('\r\x1b[K');
+      process.stderr.write(`kcap: wrote ${o.output}: ${formatStatus(result).replace(/^recording /, '')}\n`);
+      if (result.writeError) throw new UserError(`${o.output}: ${result.writeError} (every complete chunk before it is readable)`);
+      if (live) process.stdout.write(renderText(await live.result()));
+      if (result.commandExit !== undefined) process.exitCode = result.commandExit;
+    } catch (e) {
+      if (e instanceof RecordError) throw new UserError(e.message);
+      throw e;
+    }
+  });
+}

@@ -1,0 +1,78 @@
+/**
+ * Small byte helpers shared by the parsers: line ends, ASCII numbers and bounded text. All take
+ * explicit bounds and return a sentinel (-1, NaN-free) instead of throwing on odd input.
+ */
+
+/** Longest text kept from a capture in a record field; payloads are bounded by snaplen anyway. */
+export const MAX_TEXT = 4096;
+
+const CR = 0x0d;
+const LF = 0x0a;
+
+/** Index of the next "\r\n" at or after `from`, or -1. */
+export function indexOfCrlf(buf: Uint8Array, from = 0, limit = buf.length): number {
+  let i = buf.indexOf(LF, from);
+  while (i !== -1 && i < limit) {
+    if (i > from && buf[i - 1] === CR) return i - 1;
+    i = buf.indexOf(LF, i + 1);
+  }
+  return -1;
+}
+
+/** Index of the next "\n" at or after `from` (for protocols that accept bare LF), or -1. */
+export function indexOfLf(buf: Uint8Array, from = 0): number {
+  return buf.indexOf(LF, from);
+}
+
+/** Decimal digits in buf[start, end) as a number; -1 if empty, not all digits or too large. */
+export function parseDecimal(buf: Uint8Array, start: number, end: number): number {
+  if (end <= start || end - start > 15) return -1;
+  let n = 0;
+  for (let i = start; i < end; i++) {
+    const d = (buf[i] as number) - 0x30;
+    if (d < 0 || d > 9) return -1;
+    n = n * 10 + d;
+  }
+  return n;
+}
+
+/** Hex digits in buf[start, end) as a number; -1 if empty, not hex or too large. */
+export function parseHex(buf: Uint8Array, start: number, end: number): number {
+  if (end <= start || end - start > 12) return -1;
+  let n = 0;
+  for (let i = start; i < end; i++) {
+    const c = buf[i] as number;
+    let d: number;
+    if (c >= 0x30 && c <= 0x39) d = c - 0x30;
+    else if (c >= 0x61 && c <= 0x66) d = c - 0x57;
+    else if (c >= 0x41 && c <= 0x46) d = c - 0x37;
+    else return -1;
+    n = n * 16 + d;
+  }
+  return n;
+}
+
+/** buf[start, end) as text (UTF-8, invalid sequences replaced), at most MAX_TEXT bytes. */
+export function text(buf: Uint8Array, start = 0, end = buf.length): string {
+  const e = Math.min(end, start + MAX_TEXT, buf.length);
+  if (e <= start) return '';
+  return Buffer.from(buf.buffer, buf.byteOffset + start, e - start).toString('utf8');
+}
+
+/** True when buf at `at` holds exactly the ASCII string `s` (or a prefix of it, if `prefixOk` and buf ends). */
+export function matchAscii(buf: Uint8Array, at: number, s: string, prefixOk = false): boolean {
+  for (let i = 0; i < s.length; i++) {
+    if (at + i >= buf.length) return prefixOk;
+    if (buf[at + i] !== s.charCodeAt(i)) return false;
+  }
+  return true;
+}
+
+/** True when every byte of buf[start, end) is printable ASCII or tab. */
+export function isPrintable(buf: Uint8Array, start: number, end: number): boolean {
+  for (let i = start; i < end; i++) {
+    const c = buf[i] as number;
+    if ((c < 0x20 || c > 0x7e) && c !== 0x09) return false;
+  }
+  return true;
+}

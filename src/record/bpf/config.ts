@@ -1,0 +1,88 @@
+/**
+ * The BPF programs' run-time configuration (struct kcap_config in native/bpf/kcap_config.h):
+ * filter, snaplen and the kernel struct offsets, resolved from the running kernel's BTF.
+ *
+ * The list of offsets is not repeated here: it is read from the KCAP_OFFSETS X-macro of the
+ * header, so adding an offset to the C side is the only step.
+ */
+import { readFileSync } from 'node:fs';
+import type { KernelBtf } from '../btf.js';
+import { PACKAGE_ROOT } from './native.js';
+
+export const CONFIG_HEADER = `${PACKAGE_ROOT}native/bpf/kcap_config.h`;
+/** Largest snaplen the programs accept (KCAP_SNAP_MAX). */
+export const SNAP_MAX = 65536;
+/** Largest argv kept per exec (KCAP_ARGS_MAX). */
+export const ARGS_MAX = 4096;
+/** Bytes of struct kcap_config before its offsets. */
+const OFFSETS_AT = 48;
+
+export interface OffsetSpec {
+  readonly field: string;
+  readonly struct: string;
+  readonly path: string;
+}
+
+export enum FilterMode {
+  All = 0,
+  Pids = 1,
+  Comm = 2,
+  /** Nothing is recorded (while detaching). */
+  Off = 3,
+}
+
+export interface ProgramConfig {
+  readonly snaplen: number;
+  readonly selfPid: number;
+  readonly filter: FilterMode;
+  readonly followChildren: boolean;
+  readonly wakeupBytes: number;
+  /** For FilterMode.Comm: the comm to match (at most 15 bytes). */
+  readonly comm: string;
+  readonly argsMax: number;
+}
+
+/** The X(field, "struct", "path") lines of KCAP_OFFSETS, in order. */
+export function parseOffsetSpecs(headerText: string): OffsetSpec[] {
+  const out: OffsetSpec[] = [];
+  for (const m of headerText.matchAll(/^\s*X\((\w+), "(\w+)", "([\w.]+)"\)/gm)) {
+    out.push({ field: m[1]!, struct: m[2]!, path: m[3]! });
+  }
+  if (out.length === 0) throw new Error(`${CONFIG_HEADER}: no KCAP_OFFSETS entries found`);
+  return out;
+}
+
+let specs: OffsetSpec[] | undefined;
+export function offsetSpecs(): OffsetSpec[] {
+  specs ??= parseOffsetSpecs(readFileSync(CONFIG_HEADER, 'utf8'));
+  return specs;
+}
+
+/** Offsets of every KCAP_OFFSETS entry in this kernel; throws BtfError naming a missing one. */
+export function resolveOffsets(btf: KernelBtf, list = offsetSpecs()): number[] {
+  return list.map((s) => btf.offsetOf(s.struct, s.path));
+}
+
+export function configSize(offsetCount = offsetSpecs().length): number {
+  return OFFSETS_AT + 4 * offsetCount;
+}
+
+/** Encodes struct kcap_config (little-endian, as the BPF programs read it). */
+export function encodeConfig(cfg: ProgramConfig, offsets: readonly number[]): Buffer {
+  const comm = Buffer.from(cfg.comm, 'utf8');
+  if (comm.length > 15) throw new RangeError(`comm "${cfg.comm}" is longer than the kernel's 15 bytes`);
+  if (!Number.isInteger(cfg.snaplen) || cfg.snaplen < 0 || cfg.snaplen > SNAP_MAX) {
+    throw new RangeError(`snaplen ${cfg.snaplen} is outside 0..${SNAP_MAX}`);
+  }
+  const b = Buffer.alloc(configSize(offsets.length));
+  b.writeUInt32LE(cfg.snaplen, 0);
+  b.writeUInt32LE(cfg.selfPid, 4);
+  b.writeUInt32LE(cfg.filter, 8);
+  b.writeUInt32LE(cfg.followChildren ? 1 : 0, 12);
+  b.writeBigUInt64LE(BigInt(cfg.wakeupBytes), 16);
+  comm.copy(b, 24);
+  b.writeUInt32LE(Math.min(cfg.argsMax, ARGS_MAX), 40);
+  b.writeUInt32LE(offsets.length, 44);
+  offsets.forEach((o, i) => b.writeUInt32LE(o, OFFSETS_AT + 4 * i));
+  return b;
+}

@@ -1,0 +1,273 @@
+/**
+ * The recorder's kernel side: load kcap's BPF programs, attach them, and drain the raw records
+ * they write into the ring buffer. Records come out exactly as formats/events.json lays them out,
+ * whole and concatenated, ready for the capture writer and src/schema/decode.ts.
+ *
+ *   const probes = openProbes({ snaplen: 4096, selfPid: process.pid });
+ *   setInterval(() => { const b = probes.drain(); if (b) write(b); }, 5);
+ *   …
+ *   probes.close();
+ *
+ * The programs never wake the consumer per record (that would cost more than tracing itself), so
+ * callers poll drain() every few milliseconds; the ring is sized to ride out pauses of the event
+ * loop. close() stops all recording at once and detaches the programs (the kernel finishes that in
+ * the background, in about two seconds); the same happens at process exit, and the kernel detaches
+ * them if the process dies any other way (every attachment is a file descriptor).
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { readKernelBtf, type KernelBtf } from '../btf.js';
+import { attachPlan, syscallArgCount, type Attachment } from './attach.js';
+import { encodeConfig, FilterMode, resolveOffsets, offsetSpecs, ARGS_MAX } from './config.js';
+import { BpfError, wrapNative } from './errors.js';
+import { loadAddon, PACKAGE_ROOT, type NativeAddon, type NativeProbeSet } from './native.js';
+import { checkBpfSupport, BTF_PATH } from './support.js';
+
+export { BpfError } from './errors.js';
+export { checkBpfSupport, type BpfSupport } from './support.js';
+export { SNAP_MAX } from './config.js';
+
+export const BPF_OBJECT = `${PACKAGE_ROOT}native/bpf/kcap.bpf.o`;
+export const DEFAULT_SNAPLEN = 4096;
+export const DEFAULT_RING_BYTES = 64 << 20;
+const DEFAULT_DRAIN_BYTES = 4 << 20;
+
+export interface ProbeOptions {
+  /** Payload bytes kept per I/O event (default 4096, at most 65536). */
+  readonly snaplen?: number;
+  /** Never traced: the recorder itself (default process.pid). */
+  readonly selfPid?: number;
+  /** Trace only these processes (tgids); see addPid. Exclusive with comm. */
+  readonly pids?: readonly number[];
+  /** Trace only processes with this comm (at most 15 bytes). Exclusive with pids. */
+  readonly comm?: string;
+  /** With pids: processes forked by a traced one are traced too (default true). */
+  readonly followChildren?: boolean;
+  /** Ring buffer size, a power of two of at least a page (default 64 MiB). */
+  readonly ringBytes?: number;
+  /** Pending bytes past which the programs wake a waiting consumer (default ringBytes / 2). */
+  readonly wakeupBytes?: number;
+  /** Bytes of argv kept per exec (default and max 4096). */
+  readonly argsMax?: number;
+  /** Kernel BTF to take struct offsets from (default /sys/kernel/btf/vmlinux). */
+  readonly btf?: KernelBtf;
+}
+
+export interface ProbeStats {
+  /** Tracepoints attached. */
+  readonly attached: number;
+  /** Tracepoints this kernel lacks (e.g. syscalls/sys_enter_open on arm64), not attached. */
+  readonly skipped: readonly string[];
+  readonly drains: number;
+  readonly drainedBytes: number;
+  /** Bytes written by the programs and not drained yet. */
+  readonly pendingBytes: number;
+  /** Records the programs could not write (ring full), all CPUs. */
+  readonly lost: number;
+}
+
+export interface Probes {
+  readonly snaplen: number;
+  /** Whole records, concatenated, at most maxBytes (but at least one record); null when none. */
+  drain(maxBytes?: number): Buffer | null;
+  /** Records lost (ring buffer full) per CPU, index = CPU number. */
+  lostPerCpu(): number[];
+  /** Starts tracing a process (pid filter mode). */
+  addPid(pid: number): void;
+  /** Stops tracing a process (pid filter mode). */
+  removePid(pid: number): void;
+  stats(): ProbeStats;
+  /** Detaches every program and frees the maps; idempotent. */
+  close(): void;
+}
+
+function addonOrThrow(): NativeAddon {
+  const addon = loadAddon();
+  if (typeof addon === 'string') throw new BpfError(addon, 'EKCAPNOADDON', undefined, undefined);
+  return addon;
+}
+
+/** CLOCK_BOOTTIME and CLOCK_REALTIME read back to back, to turn record timestamps into UTC. */
+export function clockAnchor(): { bootNs: bigint; realtimeNs: bigint } {
+  const [bootNs, realtimeNs] = addonOrThrow().clockAnchor();
+  return { bootNs, realtimeNs };
+}
+
+/** Names of all BPF programs loaded in the system (kcap's start with "kcap_"). */
+export function loadedProgramNames(): string[] {
+  return wrapNative('listing BPF programs', () => addonOrThrow().loadedProgramNames());
+}
+
+/** Number of possible CPUs (per-CPU map values have one slot each). */
+export function possibleCpus(): number {
+  const text = readFileSync('/sys/devices/system/cpu/possible', 'utf8').trim();
+  const last = text.split(',').pop()!.split('-').pop()!;
+  return Number.parseInt(last, 10) + 1;
+}
+
+function u32(n: number): Buffer {
+  const b = Buffer.alloc(4);
+  b.writeUInt32LE(n >>> 0);
+  return b;
+}
+
+function checkOptions(o: ProbeOptions): void {
+  const ring = o.ringBytes ?? DEFAULT_RING_BYTES;
+  if (!Number.isInteger(ring) || ring < 4096 || (ring & (ring - 1)) !== 0 || ring > 2 ** 30) {
+    throw new RangeError(`ringBytes ${ring} must be a power of two between 4 KiB and 1 GiB`);
+  }
+  if (o.pids && o.comm !== undefined) throw new RangeError('pids and comm filters are exclusive');
+  for (const pid of o.pids ?? []) {
+    if (!Number.isInteger(pid) || pid <= 0 || pid > 0x3fffffff) throw new RangeError(`invalid pid ${pid}`);
+  }
+}
+
+function filterMode(o: ProbeOptions): FilterMode {
+  if (o.pids) return FilterMode.Pids;
+  if (o.comm !== undefined) return FilterMode.Comm;
+  return FilterMode.All;
+}
+
+/** Reads the tracefs id of a tracepoint, undefined when this kernel does not have it. */
+function tracepointId(tracefs: string, target: string): number | undefined {
+  const path = `${tracefs}/events/${target}/id`;
+  return existsSync(path) ? Number.parseInt(readFileSync(path, 'utf8'), 10) : undefined;
+}
+
+/** Attaches the plan; returns how many attached and the targets this kernel lacks. */
+function attachAll(set: NativeProbeSet, tracefs: string): { attached: number; skipped: string[] } {
+  const { plan, missing } = attachPlan((sc) => syscallArgCount(tracefs, sc));
+  const skipped = [...missing];
+  let attached = 0;
+  for (const a of plan) {
+    const target = a.raw ? a.target : tracepointId(tracefs, a.target);
+    if (target === undefined) {
+      skipped.push(a.target);
+      continue;
+    }
+    wrapNative(`attaching ${a.program} to ${a.target}`, () => set.attach(a.program, target));
+    attached++;
+  }
+  return { attached, skipped };
+}
+
+/** Stops every program from emitting at once (filter "off"), then detaches them; the addon
+ * finishes detaching in the background because the kernel takes seconds to unregister tracepoints. */
+function stopAndClose(set: NativeProbeSet, offConfig: Buffer): void {
+  try {
+    set.mapUpdate('kcap_cfg', u32(0), offConfig);
+  } finally {
+    set.close();
+  }
+}
+
+const openSets = new Map<NativeProbeSet, Buffer>();
+let exitHookInstalled = false;
+
+/** Stop recording at exit even when the caller forgets close(); the kernel would detach too, but
+ * only once the process is fully gone. */
+function trackForExit(set: NativeProbeSet, offConfig: Buffer): void {
+  openSets.set(set, offConfig);
+  if (exitHookInstalled) return;
+  exitHookInstalled = true;
+  process.once('exit', () => {
+    for (const [s, off] of openSets) stopAndClose(s, off);
+    openSets.clear();
+  });
+}
+
+export function openProbes(options: ProbeOptions = {}): Probes {
+  checkOptions(options);
+  const support = checkBpfSupport();
+  if (!support.ok) throw new BpfError(`cannot record: ${support.reason}`, 'EKCAPSUPPORT', undefined, undefined);
+  const addon = addonOrThrow();
+  const btf = options.btf ?? readKernelBtf(BTF_PATH);
+  const offsets = resolveOffsets(btf);
+  const snaplen = options.snaplen ?? DEFAULT_SNAPLEN;
+  const ringBytes = options.ringBytes ?? DEFAULT_RING_BYTES;
+  const programConfig = {
+    snaplen,
+    selfPid: options.selfPid ?? process.pid,
+    filter: filterMode(options),
+    followChildren: options.followChildren ?? true,
+    wakeupBytes: options.wakeupBytes ?? ringBytes / 2,
+    comm: options.comm ?? '',
+    argsMax: options.argsMax ?? ARGS_MAX,
+  };
+  const config = encodeConfig(programConfig, offsets);
+  const offConfig = encodeConfig({ ...programConfig, filter: FilterMode.Off }, offsets);
+  const cpus = possibleCpus();
+  const set = wrapNative('loading the kcap BPF object', () =>
+    new addon.ProbeSet(readFileSync(BPF_OBJECT), { kcap_ring: ringBytes, kcap_scratch: cpus }, cpus));
+  let closed = false;
+  let drains = 0;
+  let drainedBytes = 0;
+
+  const close = (): void => {
+    if (closed) return;
+    closed = true;
+    stopAndClose(set, offConfig);
+    openSets.delete(set);
+  };
+
+  let result: { attached: number; skipped: string[] };
+  try {
+    wrapNative('writing the BPF configuration', () => set.mapUpdate('kcap_cfg', u32(0), config));
+    for (const pid of options.pids ?? []) set.mapUpdate('kcap_pids', u32(pid), Buffer.from([1]));
+    wrapNative('mapping the ring buffer', () => set.openRing('kcap_ring'));
+    result = attachAll(set, support.tracefs);
+  } catch (err) {
+    close();
+    throw err;
+  }
+  trackForExit(set, offConfig);
+
+  const lostPerCpu = (): number[] => {
+    if (closed) return new Array<number>(cpus).fill(0);
+    const v = wrapNative('reading lost counters', () => set.mapLookup('kcap_lost', u32(0)));
+    return Array.from({ length: cpus }, (_, i) => (v ? Number(v.readBigUInt64LE(8 * i)) : 0));
+  };
+
+  const live = (what: string): void => {
+    if (closed) throw new BpfError(`${what}: the probes are closed`, 'EKCAPCLOSED', undefined, undefined);
+  };
+
+  return {
+    snaplen,
+    drain(maxBytes = DEFAULT_DRAIN_BYTES) {
+      if (closed) return null;
+      const b = set.drain(maxBytes);
+      if (b) {
+        drains++;
+        drainedBytes += b.length;
+      }
+      return b;
+    },
+    lostPerCpu,
+    addPid(pid) {
+      live('addPid');
+      wrapNative(`tracing pid ${pid}`, () => set.mapUpdate('kcap_pids', u32(pid), Buffer.from([1])));
+    },
+    removePid(pid) {
+      live('removePid');
+      wrapNative(`untracing pid ${pid}`, () => set.mapDelete('kcap_pids', u32(pid)));
+    },
+    stats() {
+      return {
+        attached: result.attached,
+        skipped: result.skipped,
+        drains,
+        drainedBytes,
+        pendingBytes: closed ? 0 : set.pending(),
+        lost: lostPerCpu().reduce((a, b) => a + b, 0),
+      };
+    },
+    close,
+  };
+}
+
+/** The struct offsets the programs need, for diagnostics (`kcap record --explain` or tests). */
+export function describeOffsets(btf: KernelBtf): Array<{ field: string; where: string; offset: number }> {
+  const specs = offsetSpecs();
+  const values = resolveOffsets(btf, specs);
+  return specs.map((s, i) => ({ field: s.field, where: `${s.struct}.${s.path}`, offset: values[i]! }));
+}

@@ -1,0 +1,46 @@
+/**
+ * Loads the kcap native addon (built by node-gyp from native/addon during `npm install`) and
+ * types its surface. Only this module touches the addon; a missing addon (not Linux, failed build)
+ * is reported as a reason string, never as a crash at import time.
+ */
+import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
+
+/** The package root, from src/record/bpf or dist/record/bpf alike. */
+export const PACKAGE_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
+
+export interface NativeProbeSet {
+  programs(): string[];
+  /** A number is a tracefs tracepoint id, a string a raw tracepoint name. */
+  attach(program: string, target: number | string): void;
+  mapUpdate(map: string, key: Buffer, value: Buffer): void;
+  mapLookup(map: string, key: Buffer): Buffer | null;
+  mapDelete(map: string, key: Buffer): boolean;
+  openRing(map: string): void;
+  drain(maxBytes: number): Buffer | null;
+  pending(): number;
+  close(): void;
+}
+
+export interface NativeAddon {
+  ProbeSet: new (object: Buffer, mapSizes: Record<string, number>, possibleCpus: number) => NativeProbeSet;
+  clockAnchor(): [bigint, bigint];
+  loadedProgramNames(): string[];
+}
+
+let cached: NativeAddon | string | undefined;
+
+/** The addon, or why it cannot be loaded. */
+export function loadAddon(): NativeAddon | string {
+  if (cached !== undefined) return cached;
+  if (process.platform !== 'linux') {
+    cached = `the recorder needs Linux (this is ${process.platform})`;
+    return cached;
+  }
+  try {
+    cached = createRequire(import.meta.url)(`${PACKAGE_ROOT}build/Release/kcap.node`) as NativeAddon;
+  } catch (err) {
+    cached = `the kcap native addon is not built (${(err as Error).message.split('\n')[0]}); run npm install or npm rebuild`;
+  }
+  return cached;
+}

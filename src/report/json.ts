@@ -1,0 +1,12 @@
+/**
+ * The JSON report of `kcap analyze --json`: the analysis result as is, under a format tag that
+ * changes only when a field is renamed or removed (fields may be added). Field meanings are in
+ * formats/analyze-json.md. Keys come out in the order the result builds them, which is fixed.
+ */
+import type { AnalysisResult } from '../analyze/analyze.js';
+
+export const REPORT_FORMAT = 'kcap.analyze/1';
+
+export function renderJson(r: AnalysisResult): string {
+  return `${JSON.stringify({ format: REPORT_FORMAT, ...r }, null, 2)}\n`;
+}

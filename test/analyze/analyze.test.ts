@@ -1,0 +1,125 @@
+/**
+ * Connection tracking, aggregation and the reports on generated captures whose every byte is
+ * known: both ends of a loopback connection joined and counted once, one end alone, unknown
+ * protocols, kernel losses, percentiles and the report formats. Real recordings are in test/e2e.
+ */
+import { describe, expect, it } from 'vitest';
+import { percentile } from '../../src/analyze/aggregate.js';
+import { analyze } from '../../src/analyze/analyze.js';
+import type { EventSource, RawChunk } from '../../src/capture/source.js';
+import { REPORT_FORMAT, renderJson } from '../../src/report/json.js';
+import { renderText } from '../../src/report/text.js';
+import { CaptureBuilder, tupleFields } from '../helpers/source.js';
+
+const CLIENT = { pid: 100, comm: 'curl' };
+const SERVER = { pid: 200, comm: 'nginx' };
+const C_END = { laddr: '127.0.0.1', lport: 40000, raddr: '127.0.0.1', rport: 8080 };
+const S_END = { laddr: '127.0.0.1', lport: 8080, raddr: '127.0.0.1', rport: 40000 };
+const REQ = 'GET /items/7?x=1 HTTP/1.1\r\nHost: a\r\n\r\n';
+const RESP = (status: number): string => `HTTP/1.1 ${status} X\r\nContent-Length: 2\r\n\r\nok`;
+
+function io(b: CaptureBuilder, name: 'read' | 'write', who: typeof CLIENT, fd: number, tuple: typeof C_END, data: string): void {
+  b.add(name, { pid: who.pid, tid: who.pid, fields: { fd, res: data.length, latency: 1000, ...tupleFields(tuple) }, vars: { data } });
+}
+
+/** A client and a server; `exchanges` request/response pairs with the given statuses. */
+function httpCapture(opts: { server: boolean; client: boolean; statuses: number[]; gapMs?: number }): CaptureBuilder {
+  const b = new CaptureBuilder().thread(CLIENT.pid, CLIENT.pid, CLIENT.comm).thread(SERVER.pid, SERVER.pid, SERVER.comm);
+  if (opts.client) b.add('connect', { pid: CLIENT.pid, tid: CLIENT.pid, fields: { fd: 3, res: 0, ...tupleFields(C_END) } });
+  if (opts.server) b.add('accept4', { pid: SERVER.pid, tid: SERVER.pid, fields: { fd: 5, listen_fd: 4, res: 5, ...tupleFields(S_END) } });
+  for (const status of opts.statuses) {
+    if (opts.client) io(b, 'write', CLIENT, 3, C_END, REQ);
+    if (opts.server) io(b, 'read', SERVER, 5, S_END, REQ);
+    if (opts.server) io(b, 'write', SERVER, 5, S_END, RESP(status));
+    if (opts.client) io(b, 'read', CLIENT, 3, C_END, RESP(status));
+  }
+  return b;
+}
+
+describe('connection tracking', () => {
+  it('joins both traced ends of a loopback connection and counts each request once', async () => {
+    const r = await analyze(httpCapture({ client: true, server: true, statuses: [200, 404, 500] }).source());
+    expect(r.requests).toBe(3);
+    expect(r.connections.bothEndsJoined).toBe(1);
+    expect(r.endpoints).toHaveLength(1);
+    const ep = r.endpoints[0]!;
+    expect([ep.protocol, ep.server, ep.serverProcess, ep.operation, ep.resource]).toEqual(['http1', '127.0.0.1:8080', 'nginx[200]', 'GET', '/items/7']);
+    expect(ep.statuses).toEqual([{ status: '200', count: 1 }, { status: '404', count: 1 }, { status: '500', count: 1 }]);
+    expect(ep.errors).toBe(2); // HTTP 4xx and 5xx count as errors
+    expect(r.serviceMap.map((e) => [e.client, e.server, e.count])).toEqual([['curl', '127.0.0.1:8080', 3]]);
+  });
+
+  it('reports a server seen from its client alone, without inventing its process', async () => {
+    const r = await analyze(httpCapture({ client: true, server: false, statuses: [200, 200] }).source());
+    expect(r.requests).toBe(2);
+    expect(r.endpoints[0]!.serverProcess).toBe('');
+    expect(r.slowest.every((s) => s.clientProcess === 'curl[100]' && s.client === '127.0.0.1:40000')).toBe(true);
+  });
+
+  it('reports a client seen from its server alone by address', async () => {
+    const r = await analyze(httpCapture({ client: false, server: true, statuses: [201] }).source());
+    expect(r.requests).toBe(1);
+    expect(r.serviceMap[0]!.client).toBe('127.0.0.1');
+    expect(r.endpoints[0]!.serverProcess).toBe('nginx[200]');
+  });
+
+  it('counts connections whose bytes no parser recognises, with their bytes', async () => {
+    const b = new CaptureBuilder().thread(CLIENT.pid, CLIENT.pid, CLIENT.comm);
+    b.add('connect', { pid: CLIENT.pid, tid: CLIENT.pid, fields: { fd: 3, res: 0, ...tupleFields(C_END) } });
+    for (let i = 0; i < 6; i++) io(b, 'write', CLIENT, 3, C_END, '\x00\x01\x02binary\xff');
+    const r = await analyze(b.source());
+    expect(r.requests).toBe(0);
+    expect(r.incomplete.unknownProtocolConnections).toBe(1);
+    expect(r.incomplete.unknownProtocolBytes).toBeGreaterThan(0);
+    expect(renderText(r)).toContain('No L7 requests recognised.');
+  });
+
+  it('treats events lost by the kernel as holes: the request in flight gets no response', async () => {
+    const b = httpCapture({ client: true, server: false, statuses: [200] });
+    io(b, 'write', CLIENT, 3, C_END, REQ);
+    const built = b.source(1);
+    const lossAt = b.count - 1;
+    const lossy: EventSource = {
+      ...built,
+      async *chunks(): AsyncIterable<RawChunk> {
+        for await (const c of built.chunks()) yield c.seq === lossAt ? { ...c, lostBefore: 5 } : c;
+      },
+    };
+    const r = await analyze(lossy);
+    expect(r.incomplete.lostEvents).toBe(5);
+    expect(r.incomplete.streamGaps).toBeGreaterThan(0);
+    expect(r.requests).toBe(2);
+    expect(r.incomplete.requestsWithoutResponse).toBe(1);
+  });
+});
+
+describe('aggregation', () => {
+  it('uses nearest-rank percentiles', () => {
+    const v = Float64Array.from([10, 20, 30, 40, 50, 60, 70, 80, 90, 100]);
+    expect([percentile(v, 50), percentile(v, 90), percentile(v, 99), percentile(v, 100)]).toEqual([50, 90, 100, 100]);
+    expect(percentile(new Float64Array(0), 50)).toBe(0);
+  });
+
+  it('applies the time window and protocol selection to requests', async () => {
+    const src = httpCapture({ client: true, server: false, statuses: [200, 200, 200] }).source();
+    const all = await analyze(src);
+    const none = await analyze(src, { protocols: ['redis'] });
+    const late = await analyze(src, { fromNs: Number(all.slowest.map((s) => s.startNs).sort((a, b) => a - b)[1]) });
+    expect([all.requests, none.requests, late.requests]).toEqual([3, 0, 2]);
+  });
+});
+
+describe('reports', () => {
+  it('render the same bytes for the same capture, JSON tagged with its format', async () => {
+    const src = httpCapture({ client: true, server: true, statuses: [200, 503] }).source();
+    const [a, b] = [await analyze(src), await analyze(src)];
+    expect(renderText(a)).toBe(renderText(b));
+    expect(renderJson(a)).toBe(renderJson(b));
+    const parsed = JSON.parse(renderJson(a));
+    expect(parsed.format).toBe(REPORT_FORMAT);
+    expect(parsed.requests).toBe(2);
+    for (const title of ['PROTOCOLS', 'ENDPOINTS', 'SERVICE MAP', 'SLOWEST REQUESTS', 'TCP', 'INCOMPLETE DATA']) {
+      expect(renderText(a)).toContain(title);
+    }
+  });
+});

@@ -1,0 +1,93 @@
+/**
+ * Recorder kernel side under load: redis-server and redis-benchmark on loopback, both traced from
+ * birth. Every SET the benchmark says it completed appears in the server's reads and the client's
+ * writes, on connections whose 4-tuples point at each other, and nothing is lost.
+ */
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { openProbes, type Probes } from '../../src/record/bpf/index.js';
+import type { DecodedRecord } from '../../src/schema/decode.js';
+import { decodeAll, describeBpf, drainAll, freePort, spawnTraced, waitForPort, type Traced } from '../helpers/bpf.js';
+
+const REQUESTS = 20_000;
+const SET = '\r\nSET\r\n';
+
+function occurrences(hay: string, needle: string): number {
+  let n = 0;
+  for (let i = hay.indexOf(needle); i >= 0; i = hay.indexOf(needle, i + needle.length)) n++;
+  return n;
+}
+
+const payload = (r: DecodedRecord) => Buffer.from((r.vars.data as Uint8Array | undefined) ?? []).toString('latin1');
+
+describeBpf('BPF probes: redis-server under redis-benchmark', () => {
+  let dir: string;
+  let port: number;
+  let probes: Probes;
+  let server: Traced | undefined;
+  let bench: Traced;
+  let completed = 0;
+  let records: DecodedRecord[] = [];
+
+  beforeAll(async () => {
+    execFileSync('bash', ['scripts/ensure-packages.sh', 'redis-server', 'redis-tools'], { stdio: 'inherit' });
+    dir = mkdtempSync(join(tmpdir(), 'kcap-redis-'));
+    port = await freePort();
+    probes = openProbes({ pids: [], snaplen: 4096 });
+    const chunks: Buffer[] = [];
+    // Drain while the load runs, as the recorder does.
+    const timer = setInterval(() => {
+      const b = probes.drain();
+      if (b) chunks.push(b);
+    }, 5);
+    try {
+      server = spawnTraced(`redis-server --port ${port} --bind 127.0.0.1 --save '' --appendonly no --dir ${dir}`, probes);
+      await waitForPort(port);
+      bench = spawnTraced(`redis-benchmark -p ${port} -n ${REQUESTS} -c 10 -t set`, probes);
+      expect(await bench.exited).toBe(0);
+      completed = Number(/(\d+) requests completed/.exec(bench.stdout())?.[1]);
+    } finally {
+      clearInterval(timer);
+      server?.child.kill('SIGTERM');
+      await server?.exited;
+    }
+    await drainAll(probes, chunks);
+    records = decodeAll(chunks);
+  });
+
+  afterAll(() => {
+    server?.child.kill('SIGKILL');
+    probes?.close();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('the benchmark completed what it was asked', () => {
+    expect(completed).toBe(REQUESTS);
+  });
+
+  it('loses no event', () => {
+    expect(probes.lostPerCpu()).toEqual(probes.lostPerCpu().map(() => 0));
+  });
+
+  it('every SET is a server read and a client write, on mirrored 4-tuples', () => {
+    const serverIn = records.filter((r) => r.pid === server!.pid && r.event.dir === 'in' && Number(r.fields.res) > 0 && r.fields.lport === port);
+    const clientOut = records.filter((r) => r.pid === bench.pid && r.event.dir === 'out' && Number(r.fields.res) > 0 && r.fields.rport === port);
+    expect(serverIn.reduce((n, r) => n + occurrences(payload(r), SET), 0)).toBe(completed);
+    expect(clientOut.reduce((n, r) => n + occurrences(payload(r), SET), 0)).toBe(completed);
+    const clientPorts = new Set(clientOut.map((r) => r.fields.lport));
+    const serverPeers = new Set(serverIn.filter((r) => payload(r).includes(SET)).map((r) => r.fields.rport));
+    for (const p of serverPeers) expect(clientPorts.has(p)).toBe(true);
+    expect(serverPeers.size).toBeGreaterThanOrEqual(10); // -c 10 connections
+  });
+
+  it('every reply the server wrote reached the client', () => {
+    const sum = (rs: DecodedRecord[]) => rs.reduce((n, r) => n + Number(r.fields.res), 0);
+    const serverOut = records.filter((r) => r.pid === server!.pid && r.event.dir === 'out' && Number(r.fields.res) > 0 && r.fields.lport === port);
+    const clientIn = records.filter((r) => r.pid === bench.pid && r.event.dir === 'in' && Number(r.fields.res) > 0 && r.fields.rport === port);
+    expect(sum(serverOut)).toBe(sum(clientIn));
+    expect(serverOut.reduce((n, r) => n + occurrences(payload(r), '+OK\r\n'), 0)).toBe(completed);
+  });
+});
