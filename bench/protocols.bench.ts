@@ -14,7 +14,7 @@ import { cpus, release } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { protocolByName } from '../src/protocols/index.js';
-import type { Transport } from '../src/protocols/index.js';
+import type { L7Record, Transport } from '../src/protocols/index.js';
 import { tcpRelay, udpRelay } from '../test/helpers/relay.js';
 import type { Chunk, Relay } from '../test/helpers/relay.js';
 import {
@@ -104,23 +104,28 @@ function byConnection(chunks: readonly Chunk[]): Chunk[][] {
   return [...out.values()];
 }
 
-/** One pass: every connection through a fresh parser; records produced. */
-function parseAll(protocol: string, transport: Transport, byConn: readonly Chunk[][]): number {
+/** One pass: every connection through a fresh parser; records produced, and how many unpaired. */
+function parseAll(protocol: string, transport: Transport, byConn: readonly Chunk[][]): { records: number; unpaired: number } {
   const spec = protocolByName(protocol)!;
   let records = 0;
+  let unpaired = 0;
+  const count = (rs: readonly L7Record[]): void => {
+    records += rs.length;
+    for (const r of rs) if (r.reply === 'missing') unpaired++;
+  };
   for (const chunks of byConn) {
     const p = spec.open({ transport });
-    for (const c of chunks) records += p.data(c.dir, c.bytes, c.ts).length;
-    records += p.end().length;
+    for (const c of chunks) count(p.data(c.dir, c.bytes, c.ts));
+    count(p.end());
   }
-  return records;
+  return { records, unpaired };
 }
 
 async function main(): Promise<void> {
   const wanted = process.argv.slice(2);
   console.log(`kcap protocol parse throughput — node ${process.version}, ${cpus()[0]?.model ?? '?'} (${cpus().length} cores), Linux ${release()}`);
   console.log('command: npx tsx bench/protocols.bench.ts', wanted.join(' '));
-  console.log(['protocol', 'captured MB', 'conns', 'records', 'passes', 'MB/s', 'records/s', 'traffic'].join('\t'));
+  console.log(['protocol', 'captured MB', 'conns', 'records', 'missing', 'passes', 'MB/s', 'records/s', 'traffic'].join('\t'));
   for (const w of WORKLOADS) {
     if (wanted.length > 0 && !wanted.includes(w.protocol)) continue;
     const skip = ensurePackages(...w.packages);
@@ -130,17 +135,17 @@ async function main(): Promise<void> {
     const bytes = chunks.reduce((n, c) => n + c.bytes.length, 0);
     parseAll(w.protocol, w.transport, byConn); // warm-up
     let passes = 0;
-    let records = 0;
+    let result = { records: 0, unpaired: 0 };
     const t0 = process.hrtime.bigint();
     let elapsed = 0;
     while (passes < 3 || elapsed < 2) {
-      records = parseAll(w.protocol, w.transport, byConn);
+      result = parseAll(w.protocol, w.transport, byConn);
       passes++;
       elapsed = Number(process.hrtime.bigint() - t0) / 1e9;
     }
     const perPass = elapsed / passes;
-    console.log([w.protocol, (bytes / 1e6).toFixed(2), byConn.length, records, passes,
-      (bytes / 1e6 / perPass).toFixed(1), Math.round(records / perPass), w.client].join('\t'));
+    console.log([w.protocol, (bytes / 1e6).toFixed(2), byConn.length, result.records, result.unpaired, passes,
+      (bytes / 1e6 / perPass).toFixed(1), Math.round(result.records / perPass), w.client].join('\t'));
   }
 }
 
