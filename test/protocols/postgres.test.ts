@@ -9,7 +9,7 @@ import {
   bytesEachWay, concat, countBy, enc, expectDeclaredFields, expectRobust, expectSplitInvariance, run, runRecorded,
 } from './support.js';
 import type { Ev } from './support.js';
-import { ensurePackages, PG_BIN, startPostgres } from './servers.js';
+import { ensurePackages, PG_BIN, skipOrFail, startPostgres } from './servers.js';
 import type { Server } from './servers.js';
 
 /** A typed message: type byte, int32 length (including itself), payload. */
@@ -114,7 +114,8 @@ describe('postgres on a real server with pgbench and psql', () => {
   let relay: Relay | undefined;
 
   beforeAll(async () => {
-    skip = ensurePackages('postgresql');
+    // initdb and pg_ctl run as the postgres user, which only root can switch to.
+    skip = process.getuid?.() !== 0 ? skipOrFail('needs root to run PostgreSQL as user postgres') : ensurePackages('postgresql');
     if (skip !== undefined) return;
     server = await startPostgres();
     relay = await tcpRelay(server.port);

@@ -199,7 +199,7 @@ function normalize(sql: string, dialect: SqlDialect): string {
   return join(tokens(sql, dialect))
     .replace(/\b(IN) \(\?(?:, \?)+\)/gi, '$1 (?)')
     .replace(/(\((?:\?, )*\?\))(?:, \1)+/g, '$1')
-    .replace(/;$/, '');
+    .replace(/;+$/, '');
 }
 
 /** The statement's leading keyword, upper-cased (SELECT, INSERT, BEGIN, …); '' if none. */
