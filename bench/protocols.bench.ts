@@ -3,7 +3,7 @@
  * a load-generating client run on 127.0.0.1 through the test relay, the relay's recorded chunks
  * are then parsed repeatedly (fresh parsers each pass) and MB/s and records/s printed.
  *
- *   npx tsx bench/protocols.bench.ts [protocol …]
+ *   npx tsx bench/protocols.bench.ts [protocol … | pathological]
  *
  * Recording needs root (packages, servers) like the tests; parsing is measured after the servers
  * have stopped, on one core, so the figures are the parser's alone.
@@ -13,7 +13,7 @@ import { writeFileSync } from 'node:fs';
 import { cpus, release } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { protocolByName } from '../src/protocols/index.js';
+import { PROTOCOLS, protocolByName } from '../src/protocols/index.js';
 import type { L7Record, Transport } from '../src/protocols/index.js';
 import { tcpRelay, udpRelay } from '../test/helpers/relay.js';
 import type { Chunk, Relay } from '../test/helpers/relay.js';
@@ -121,6 +121,36 @@ function parseAll(protocol: string, transport: Transport, byConn: readonly Chunk
   return { records, unpaired };
 }
 
+/**
+ * Worst cases: 1 MiB streams of near-misses (endless HTTP heads, nested RESP arrays, text lines,
+ * random bytes) fed in 64 KiB reads to every parser in both directions. What must hold is that
+ * time stays linear in the input; the slowest parser/direction per input is printed.
+ */
+function pathological(): void {
+  const text = (s: string, n: number): Uint8Array => new TextEncoder().encode(s.repeat(n));
+  const inputs: [string, Uint8Array][] = [
+    ['endless HTTP heads', text('GET / HTTP/1.1\r\nX: y\r\n', 48_000)],
+    ['nested RESP arrays', text('*3\r\n', 262_144)],
+    ['memcached-like lines', text('get a b c\r\nVALUE x 0 1\r\n', 40_000)],
+    ['pseudo-random bytes', Uint8Array.from({ length: 1 << 20 }, (_, i) => (Math.imul(i, 2654435761) >>> 24) & 0xff)],
+  ];
+  console.log(['input', 'MB', 'slowest', 'MB/s'].join('\t'));
+  for (const [name, bytes] of inputs) {
+    let worst = { what: '', seconds: 0 };
+    for (const spec of PROTOCOLS) {
+      for (const dir of ['req', 'resp'] as const) {
+        const p = spec.open();
+        const t0 = process.hrtime.bigint();
+        for (let off = 0; off < bytes.length; off += 65_536) p.data(dir, bytes.subarray(off, off + 65_536), 1n);
+        p.end();
+        const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
+        if (seconds > worst.seconds) worst = { what: `${spec.name} ${dir}`, seconds };
+      }
+    }
+    console.log([name, (bytes.length / 1e6).toFixed(2), worst.what, (bytes.length / 1e6 / worst.seconds).toFixed(2)].join('\t'));
+  }
+}
+
 async function main(): Promise<void> {
   const wanted = process.argv.slice(2);
   console.log(`kcap protocol parse throughput — node ${process.version}, ${cpus()[0]?.model ?? '?'} (${cpus().length} cores), Linux ${release()}`);
@@ -147,6 +177,7 @@ async function main(): Promise<void> {
     console.log([w.protocol, (bytes / 1e6).toFixed(2), byConn.length, result.records, result.unpaired, passes,
       (bytes / 1e6 / perPass).toFixed(1), Math.round(result.records / perPass), w.client].join('\t'));
   }
+  if (wanted.length === 0 || wanted.includes('pathological')) pathological();
 }
 
 await main();

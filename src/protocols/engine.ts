@@ -161,11 +161,17 @@ class StreamParser<Req, Resp> implements ConnectionParser {
       const step = this.parse(side, view);
       if (step.kind === 'need') {
         if (view.length <= this.maxBuffer) return;
-        this.reject(side);
-        continue;
+        // A frame this large cannot be assembled within the limit: give up on all of it, rather
+        // than re-parsing the same megabyte one dropped byte at a time.
+        this.stats.invalid++;
+        this.discard(side, view.length);
+        side.framer.reset();
+        side.forgetMessage();
+        side.resyncing = true;
+        return;
       }
       if (step.kind === 'invalid') {
-        this.reject(side);
+        this.reject(side, step.skip);
         continue;
       }
       this.advance(side, step, view.length);
@@ -181,10 +187,10 @@ class StreamParser<Req, Resp> implements ConnectionParser {
     }
   }
 
-  /** Malformed bytes at the head: drop one byte and look for the next frame start. */
-  private reject<F>(side: Side<F>): void {
+  /** Malformed bytes at the head: drop them and look for the next frame start. */
+  private reject<F>(side: Side<F>, skip = 1): void {
     this.stats.invalid++;
-    this.discard(side, 1);
+    this.discard(side, Math.max(1, skip));
     side.framer.reset();
     side.forgetMessage();
     side.resyncing = true;
