@@ -129,7 +129,7 @@ class StreamParser<Req, Resp> implements ConnectionParser {
     if (n === 0) return;
     this.stats.gaps++;
     this.stats.gapBytes += n;
-    const salvage = side.msgStart !== undefined ? side.framer.hole?.() : undefined;
+    const salvage = side.msgStart !== undefined ? side.framer.hole?.() : this.cut(side);
     if (salvage === 'continue') {
       side.msgBytes += n;
       return;
@@ -145,6 +145,17 @@ class StreamParser<Req, Resp> implements ConnectionParser {
     }
     side.forgetMessage();
     this.conn.pairer.gap(side.dir, ts, this.sink);
+  }
+
+  /** A frame from the incomplete bytes buffered before a hole; they become its first bytes. */
+  private cut<F>(side: Side<F>): F | undefined {
+    if (side.buf.length === 0 || side.resyncing) return undefined;
+    const frame = side.framer.cut?.(side.buf.view());
+    if (frame === undefined) return undefined;
+    side.msgStart = side.buf.tsAt(0);
+    side.msgBytes = side.buf.length;
+    side.buf.clear();
+    return frame;
   }
 
   private pump<F>(side: Side<F>): void {

@@ -94,6 +94,11 @@ export interface Framer<F> {
    * salvage. Without this method every hole is treated as undefined.
    */
   hole?(): 'continue' | F | undefined;
+  /**
+   * Bytes were lost right after `buf`, the start of a frame not yet complete (a request line
+   * longer than the snaplen): the frame as far as `buf` shows it, or undefined.
+   */
+  cut?(buf: Uint8Array): F | undefined;
 }
 
 /** A frame with what the engine measured about it. */

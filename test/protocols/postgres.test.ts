@@ -6,7 +6,7 @@ import { postgres } from '../../src/protocols/postgres/index.js';
 import { tcpRelay } from '../helpers/relay.js';
 import type { Relay } from '../helpers/relay.js';
 import {
-  bytesEachWay, concat, countBy, enc, expectDeclaredFields, expectRobust, expectSplitInvariance, run, runRecorded,
+  bytesEachWay, concat, countBy, enc, expectDeclaredFields, expectRobust, expectSameExchangesUnderSnaplen, expectSplitInvariance, run, runRecorded,
 } from './support.js';
 import type { Ev } from './support.js';
 import { ensurePackages, PG_BIN, skipOrFail, startPostgres } from './servers.js';
@@ -151,6 +151,7 @@ describe('postgres on a real server with pgbench and psql', () => {
       const sent = bytesEachWay(relay!.chunks.slice(before));
       expect(records.reduce((n, r) => n + r.reqBytes, 0)).toBe(sent.req);
       expect(records.reduce((n, r) => n + r.respBytes, 0)).toBe(sent.resp);
+      expectSameExchangesUnderSnaplen(postgres, relay!.chunks.slice(before));
       expectDeclaredFields(records);
     }
   });
