@@ -19,11 +19,6 @@ export function indexOfCrlf(buf: Uint8Array, from = 0, limit = buf.length): numb
   return -1;
 }
 
-/** Index of the next "\n" at or after `from` (for protocols that accept bare LF), or -1. */
-export function indexOfLf(buf: Uint8Array, from = 0): number {
-  return buf.indexOf(LF, from);
-}
-
 /** Decimal digits in buf[start, end) as a number; -1 if empty, not all digits or too large. */
 export function parseDecimal(buf: Uint8Array, start: number, end: number): number {
   if (end <= start || end - start > 15) return -1;

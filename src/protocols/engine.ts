@@ -129,7 +129,7 @@ class StreamParser<Req, Resp> implements ConnectionParser {
     if (n === 0) return;
     this.stats.gaps++;
     this.stats.gapBytes += n;
-    const salvage = side.msgStart !== undefined ? side.framer.hole?.() : undefined;
+    const salvage = side.msgStart !== undefined ? side.framer.hole?.() : this.cut(side);
     if (salvage === 'continue') {
       side.msgBytes += n;
       return;
@@ -147,6 +147,17 @@ class StreamParser<Req, Resp> implements ConnectionParser {
     this.conn.pairer.gap(side.dir, ts, this.sink);
   }
 
+  /** A frame from the incomplete bytes buffered before a hole; they become its first bytes. */
+  private cut<F>(side: Side<F>): F | undefined {
+    if (side.buf.length === 0 || side.resyncing) return undefined;
+    const frame = side.framer.cut?.(side.buf.view());
+    if (frame === undefined) return undefined;
+    side.msgStart = side.buf.tsAt(0);
+    side.msgBytes = side.buf.length;
+    side.buf.clear();
+    return frame;
+  }
+
   private pump<F>(side: Side<F>): void {
     const buf = side.buf;
     while (buf.length > 0 && side.skip === 0) {
@@ -161,11 +172,17 @@ class StreamParser<Req, Resp> implements ConnectionParser {
       const step = this.parse(side, view);
       if (step.kind === 'need') {
         if (view.length <= this.maxBuffer) return;
-        this.reject(side);
-        continue;
+        // A frame this large cannot be assembled within the limit: give up on all of it, rather
+        // than re-parsing the same megabyte one dropped byte at a time.
+        this.stats.invalid++;
+        this.discard(side, view.length);
+        side.framer.reset();
+        side.forgetMessage();
+        side.resyncing = true;
+        return;
       }
       if (step.kind === 'invalid') {
-        this.reject(side);
+        this.reject(side, step.skip);
         continue;
       }
       this.advance(side, step, view.length);
@@ -181,10 +198,10 @@ class StreamParser<Req, Resp> implements ConnectionParser {
     }
   }
 
-  /** Malformed bytes at the head: drop one byte and look for the next frame start. */
-  private reject<F>(side: Side<F>): void {
+  /** Malformed bytes at the head: drop them and look for the next frame start. */
+  private reject<F>(side: Side<F>, skip = 1): void {
     this.stats.invalid++;
-    this.discard(side, 1);
+    this.discard(side, Math.max(1, skip));
     side.framer.reset();
     side.forgetMessage();
     side.resyncing = true;

@@ -64,7 +64,8 @@ export interface L7Record {
  */
 export type Step<F> =
   | { readonly kind: 'need' }
-  | { readonly kind: 'invalid'; readonly reason: string }
+  /** Malformed; `skip` (default 1) leading bytes are known not to begin any frame. */
+  | { readonly kind: 'invalid'; readonly reason: string; readonly skip?: number }
   /** Bytes that belong to no request or response (e.g. an unsolicited notice). */
   | { readonly kind: 'ignore'; readonly consumed: number }
   /** Bytes that begin or continue a frame that is not complete yet (e.g. a body chunk). */
@@ -93,6 +94,11 @@ export interface Framer<F> {
    * salvage. Without this method every hole is treated as undefined.
    */
   hole?(): 'continue' | F | undefined;
+  /**
+   * Bytes were lost right after `buf`, the start of a frame not yet complete (a request line
+   * longer than the snaplen): the frame as far as `buf` shows it, or undefined.
+   */
+  cut?(buf: Uint8Array): F | undefined;
 }
 
 /** A frame with what the engine measured about it. */

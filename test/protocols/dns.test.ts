@@ -3,7 +3,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { dns } from '../../src/protocols/dns/index.js';
 import { tcpRelay, udpRelay } from '../helpers/relay.js';
 import type { Relay } from '../helpers/relay.js';
-import { concat, expectDeclaredFields, expectRobust, expectSplitInvariance, run, runRecorded } from './support.js';
+import {
+  concat, expectDeclaredFields, expectRobust, expectSameExchangesUnderSnaplen, expectSplitInvariance, run, runRecorded,
+} from './support.js';
 import type { Ev } from './support.js';
 import { client, ensurePackages, startDnsmasq } from './servers.js';
 import type { Server } from './servers.js';
@@ -127,6 +129,7 @@ describe('dns on real dnsmasq and dig', () => {
       expect(records.map((r) => [r.status, r.fields['dns.answers']])).toEqual(seen);
       expect(seen[0]).toEqual(['NOERROR', 1]);
       expect(records.every((r) => r.reply === 'paired')).toBe(true);
+      expectSameExchangesUnderSnaplen(dns, relay.chunks, transport);
       expectDeclaredFields(records);
     }
   });

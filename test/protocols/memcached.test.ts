@@ -5,7 +5,7 @@ import { memcached } from '../../src/protocols/memcached/index.js';
 import { tcpRelay } from '../helpers/relay.js';
 import type { Relay } from '../helpers/relay.js';
 import {
-  bytesEachWay, countBy, enc, expectDeclaredFields, expectRobust, expectSplitInvariance, run, runRecorded, transcript,
+  bytesEachWay, countBy, enc, expectDeclaredFields, expectRobust, expectSameExchangesUnderSnaplen, expectSplitInvariance, run, runRecorded, transcript,
 } from './support.js';
 import { client, ensurePackages, startMemcached } from './servers.js';
 import type { Server } from './servers.js';
@@ -107,6 +107,7 @@ describe('memcached on a real memcached and memcslap', () => {
     const sent = bytesEachWay(relay!.chunks);
     expect(records.reduce((n, r) => n + r.reqBytes, 0)).toBe(sent.req);
     expect(records.reduce((n, r) => n + r.respBytes, 0)).toBe(sent.resp);
+    expectSameExchangesUnderSnaplen(memcached, relay!.chunks);
     expectDeclaredFields(records);
   });
 });

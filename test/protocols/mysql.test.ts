@@ -7,7 +7,7 @@ import { mysql } from '../../src/protocols/mysql/index.js';
 import { tcpRelay } from '../helpers/relay.js';
 import type { Relay } from '../helpers/relay.js';
 import {
-  bytesEachWay, concat, countBy, enc, expectDeclaredFields, expectRobust, expectSplitInvariance, run, runRecorded,
+  bytesEachWay, concat, countBy, enc, expectDeclaredFields, expectRobust, expectSameExchangesUnderSnaplen, expectSplitInvariance, run, runRecorded,
 } from './support.js';
 import type { Ev } from './support.js';
 import { ensurePackages, startMariadb } from './servers.js';
@@ -165,6 +165,7 @@ describe('mysql on a real MariaDB with the mariadb client, mariadb-slap and mysq
     expect(records.every((r) => r.reply !== 'missing')).toBe(true);
     const sent = bytesEachWay(relay!.chunks);
     expect(records.reduce((n, r) => n + r.reqBytes, 0)).toBe(sent.req);
+    expectSameExchangesUnderSnaplen(mysql, relay!.chunks);
     expectDeclaredFields(records);
   });
 });

@@ -6,10 +6,10 @@ import { postgres } from '../../src/protocols/postgres/index.js';
 import { tcpRelay } from '../helpers/relay.js';
 import type { Relay } from '../helpers/relay.js';
 import {
-  bytesEachWay, concat, countBy, enc, expectDeclaredFields, expectRobust, expectSplitInvariance, run, runRecorded,
+  bytesEachWay, concat, countBy, enc, expectDeclaredFields, expectRobust, expectSameExchangesUnderSnaplen, expectSplitInvariance, run, runRecorded,
 } from './support.js';
 import type { Ev } from './support.js';
-import { ensurePackages, PG_BIN, startPostgres } from './servers.js';
+import { ensurePackages, PG_BIN, skipOrFail, startPostgres } from './servers.js';
 import type { Server } from './servers.js';
 
 /** A typed message: type byte, int32 length (including itself), payload. */
@@ -114,7 +114,8 @@ describe('postgres on a real server with pgbench and psql', () => {
   let relay: Relay | undefined;
 
   beforeAll(async () => {
-    skip = ensurePackages('postgresql');
+    // initdb and pg_ctl run as the postgres user, which only root can switch to.
+    skip = process.getuid?.() !== 0 ? skipOrFail('needs root to run PostgreSQL as user postgres') : ensurePackages('postgresql');
     if (skip !== undefined) return;
     server = await startPostgres();
     relay = await tcpRelay(server.port);
@@ -150,6 +151,7 @@ describe('postgres on a real server with pgbench and psql', () => {
       const sent = bytesEachWay(relay!.chunks.slice(before));
       expect(records.reduce((n, r) => n + r.reqBytes, 0)).toBe(sent.req);
       expect(records.reduce((n, r) => n + r.respBytes, 0)).toBe(sent.resp);
+      expectSameExchangesUnderSnaplen(postgres, relay!.chunks.slice(before));
       expectDeclaredFields(records);
     }
   });

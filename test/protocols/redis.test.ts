@@ -4,7 +4,7 @@ import { redis } from '../../src/protocols/redis/index.js';
 import { tcpRelay } from '../helpers/relay.js';
 import type { Relay } from '../helpers/relay.js';
 import {
-  bytesEachWay, countBy, enc, expectDeclaredFields, expectRobust, expectSplitInvariance, run, runRecorded, transcript,
+  bytesEachWay, countBy, enc, expectDeclaredFields, expectRobust, expectSameExchangesUnderSnaplen, expectSplitInvariance, run, runRecorded, transcript,
 } from './support.js';
 import { client, ensurePackages, startRedis } from './servers.js';
 import type { Server } from './servers.js';
@@ -122,6 +122,7 @@ describe('redis on real redis-server, redis-benchmark and redis-cli', () => {
     const sent = bytesEachWay(relay!.chunks);
     expect(records.reduce((s, r) => s + r.reqBytes, 0)).toBe(sent.req);
     expect(records.reduce((s, r) => s + r.respBytes, 0)).toBe(sent.resp);
+    expectSameExchangesUnderSnaplen(redis, relay!.chunks);
     expectDeclaredFields(records);
   });
 });

@@ -1,7 +1,7 @@
 /** The registry: detection across protocols, declared fields, and the shared engine's limits. */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { COMMON_FIELDS, detectProtocol, PROTOCOLS, protocolByName, recordFields } from '../../src/protocols/index.js';
+import { COMMON_FIELDS, commonFieldValues, detectProtocol, PROTOCOLS, protocolByName, recordFields } from '../../src/protocols/index.js';
 import { StreamBuffer } from '../../src/protocols/stream-buffer.js';
 import { enc } from './support.js';
 
@@ -16,6 +16,15 @@ describe('protocol registry', () => {
     expect(new Set(prefixes.map((s) => [...s][0])).size).toBe(PROTOCOLS.length);
     expect(all.slice(0, COMMON_FIELDS.length)).toEqual(COMMON_FIELDS.map((f) => f.name));
     expect(protocolByName('redis')?.name).toBe('redis');
+  });
+
+  it('gives every record its common fields by their declared names', () => {
+    const p = protocolByName('http1')!.open();
+    p.data('req', enc('GET /x HTTP/1.1\r\n\r\n'), 5n);
+    const [r] = p.end();
+    expect(Object.keys(commonFieldValues(r!))).toEqual(COMMON_FIELDS.map((f) => f.name));
+    expect(commonFieldValues(r!)['l7.resource']).toBe('/x');
+    expect(commonFieldValues(r!)['l7.reply']).toBe('missing');
   });
 
   it('detects each protocol from typical first bytes, port or not', () => {

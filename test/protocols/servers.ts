@@ -14,11 +14,20 @@ import { promisify } from 'node:util';
 const execFileP = promisify(execFile);
 const ROOT = new URL('../../', import.meta.url).pathname;
 
-/** Installs `packages` if needed; returns why the test must skip, or undefined. */
+/**
+ * Installs `packages` if needed; returns why the test must skip, or undefined. Under
+ * KCAP_REQUIRE_BPF=1 (CI, as root) a real-traffic test must not skip, so this throws instead.
+ */
 export function ensurePackages(...packages: string[]): string | undefined {
   const r = spawnSync('bash', [join(ROOT, 'scripts/ensure-packages.sh'), ...packages], { encoding: 'utf8' });
   if (r.status === 0) return undefined;
-  return `Debian packages ${packages.join(' ')} unavailable (${(r.stderr || '').trim() || `exit ${r.status}`})`;
+  return skipOrFail(`Debian packages ${packages.join(' ')} unavailable (${(r.stderr || '').trim() || `exit ${r.status}`})`);
+}
+
+/** `reason`, unless skipping is not allowed here. */
+export function skipOrFail(reason: string): string {
+  if (process.env.KCAP_REQUIRE_BPF === '1') throw new Error(`${reason} (KCAP_REQUIRE_BPF=1 forbids skipping)`);
+  return reason;
 }
 
 export async function freePort(): Promise<number> {

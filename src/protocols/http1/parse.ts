@@ -68,8 +68,12 @@ abstract class HttpFramer<F> implements Framer<F> {
     if (this.body === 'close') return { kind: 'partial', consumed: buf.length };
     if (!this.plausible(buf)) return { kind: 'invalid', reason: 'not an HTTP/1 start line' };
     const len = headLength(buf);
-    if (len === -1) return buf.length > MAX_HEAD ? { kind: 'invalid', reason: 'head too long' } : NEED;
-    return this.head(readHead(buf, len), len);
+    if (len !== -1 && len <= MAX_HEAD) return this.head(readHead(buf, len), len);
+    if (len === -1 && buf.length <= MAX_HEAD) return NEED;
+    // Too long. Every start before (end of the first empty line, or of the buffer) − MAX_HEAD
+    // would run into the same empty line (or none) and be too long too: skip them all at once,
+    // so a stream of endless heads costs linear, not quadratic, time.
+    return { kind: 'invalid', reason: 'head too long', skip: (len === -1 ? buf.length : len) - MAX_HEAD };
   }
 
   reset(): void {

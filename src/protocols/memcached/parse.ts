@@ -60,34 +60,45 @@ function lineStartResync(buf: Uint8Array, ok: (buf: Uint8Array, p: number) => bo
   return buf.length;
 }
 
+/** A command line's words as a request; undefined if its first word cannot be a command. */
+function request(words: readonly string[], count: number): McRequest | undefined {
+  const command = (words[0] ?? '').toLowerCase();
+  // The server answers any other word with ERROR, so an unknown command is still a request.
+  if (!COMMAND_SET.has(command) && !/^[a-z_]{1,32}$/.test(command)) return undefined;
+  const meta = command.length === 2;
+  return {
+    command,
+    key: KEYLESS.has(command) ? '' : words[1] ?? '',
+    keys: RETRIEVAL.has(command) ? Math.max(0, count - (command.startsWith('gat') ? 2 : 1)) : 0,
+    quiet: meta ? words.slice(2).includes('q') : words[words.length - 1] === 'noreply' || command === 'quit',
+  };
+}
+
 export class RequestFramer implements Framer<McRequest> {
   parse(buf: Uint8Array): Step<McRequest> {
     const l = line(buf);
     if (l === null) return NEED;
     if (l === undefined) return invalid('not a memcached command line');
-    const command = (l.words[0] ?? '').toLowerCase();
-    // The server answers any other word with ERROR, so an unknown command is still a request.
-    if (!COMMAND_SET.has(command) && !/^[a-z_]{1,32}$/.test(command)) return invalid('not a memcached command');
-    const at = DATA_LENGTH_WORD[command];
+    const frame = request(l.words, l.count);
+    if (frame === undefined) return invalid('not a memcached command');
+    const at = DATA_LENGTH_WORD[frame.command];
     let consumed = l.end;
     if (at !== undefined) {
       const n = dataLength(l.words[at]);
       if (n < 0) return invalid('bad data length');
       consumed += n + 2;
     }
-    const meta = command.length === 2;
-    const quiet = meta ? l.words.slice(2).includes('q') : l.words[l.words.length - 1] === 'noreply' || command === 'quit';
-    const frame: McRequest = {
-      command,
-      key: KEYLESS.has(command) ? '' : l.words[1] ?? '',
-      keys: RETRIEVAL.has(command) ? Math.max(0, l.count - (command.startsWith('gat') ? 2 : 1)) : 0,
-      quiet,
-    };
     return { kind: 'frame', consumed, frame };
   }
 
+  /** A command line cut by the snaplen (a long multi-key get): the command as far as it goes. */
+  cut(buf: Uint8Array): McRequest | undefined {
+    if (!isPrintable(buf, 0, buf.length)) return undefined;
+    return request(text(buf).split(' ').filter((w) => w !== ''), countWords(buf, buf.length));
+  }
+
   resync(buf: Uint8Array): number {
-    return lineStartResync(buf, (b, p) => COMMANDS.some((c) => matchAscii(b, p, `${c} `, true)));
+    return lineStartResync(buf, (b, p) => COMMANDS.some((c) => matchAscii(b, p, `${c} `, true) || matchAscii(b, p, `${c}\r\n`, true)));
   }
 
   reset(): void {}

@@ -77,12 +77,29 @@ function invalid(reason: string): Step<never> {
   return { kind: 'invalid', reason };
 }
 
-/** Sequence/length plausibility shared by both sides' resync: a header, then payload. */
+/** Packets that follow the one at `p` within `buf` carry the next sequence numbers (up to 3 checked). */
+function chained(buf: Uint8Array, p: number): boolean {
+  let at = p;
+  for (let k = 0; k < 3; k++) {
+    const len = (buf[at] as number) | ((buf[at + 1] as number) << 8) | ((buf[at + 2] as number) << 16);
+    const next = at + HEADER + len;
+    if (next + HEADER > buf.length) return true;
+    if (buf[next + 3] !== (((buf[at + 3] as number) + 1) & 0xff)) return false;
+    at = next;
+  }
+  return true;
+}
+
+/**
+ * First place where a packet header passes `ok` and the packets after it (as far as `buf` shows
+ * them) carry consecutive sequence numbers, which random payload bytes rarely do. A tail too
+ * short to judge is dropped: a header is a weak marker, and kept garbage would poison the next
+ * write, which after a hole most likely starts at a packet.
+ */
 function resyncPackets(buf: Uint8Array, ok: (len: number, seq: number, first: number | undefined) => boolean): number {
-  for (let p = 0; p < buf.length; p++) {
-    if (p + 5 > buf.length) return p;
+  for (let p = 0; p + 5 <= buf.length; p++) {
     const len = (buf[p] as number) | ((buf[p + 1] as number) << 8) | ((buf[p + 2] as number) << 16);
-    if (len > 0 && ok(len, buf[p + 3] as number, buf[p + 4])) return p;
+    if (len > 0 && ok(len, buf[p + 3] as number, buf[p + 4]) && chained(buf, p)) return p;
   }
   return buf.length;
 }
@@ -206,8 +223,10 @@ export class ResponseFramer implements Framer<MyResponse> {
     return this.step(p);
   }
 
+  /** The first packet of a response: sequence 1, then OK, ERR or a column count. */
   resync(buf: Uint8Array): number {
-    return resyncPackets(buf, (len, seq, first) => seq === 1 && (first === 0x00 || first === 0xff) && len < 1 << 16);
+    return resyncPackets(buf, (len, seq, first) => seq === 1 && first !== undefined
+      && ((first === 0x00 || first === 0xff) ? len < 1 << 16 : len <= 9 && first > 0 && first < 0xfb));
   }
 
   reset(): void {

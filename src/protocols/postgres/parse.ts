@@ -61,11 +61,13 @@ function typedMessage(buf: Uint8Array, types: ReadonlySet<number>, read: Readonl
   return { type, total, body: buf.subarray(5, Math.min(total, 5 + MAX_TEXT)) };
 }
 
-/** First index where a typed message with a plausible header may start. */
+/**
+ * First index where a typed message with a plausible header starts. A tail too short to judge is
+ * dropped rather than kept: after a hole the next write most likely starts at a message.
+ */
 function resyncTyped(buf: Uint8Array, types: ReadonlySet<number>): number {
-  for (let p = 0; p < buf.length; p++) {
+  for (let p = 0; p + 5 <= buf.length; p++) {
     if (!types.has(buf[p] as number)) continue;
-    if (p + 5 > buf.length) return p;
     const len = i32(buf, p + 1);
     if (len >= 4 && len < 1 << 20) return p;
   }

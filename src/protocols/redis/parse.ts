@@ -46,9 +46,16 @@ export class RespFramer implements Framer<RespFrame> {
   resync(buf: Uint8Array): number {
     for (let p = 0; p < buf.length; p = buf.indexOf(0x0a, p) + 1 || buf.length) {
       const c = String.fromCharCode(buf[p] as number);
-      if (this.commandsOnly ? c === '*' : ANY_TYPE.has(c)) return p;
+      if (this.commandsOnly ? c === '*' && this.commandStart(buf, p) : ANY_TYPE.has(c)) return p;
     }
     return buf.length;
+  }
+
+  /** A command is a flat array of bulk strings: `*N\r\n$` (or a prefix of that, cut by the end). */
+  private commandStart(buf: Uint8Array, p: number): boolean {
+    const eol = indexOfCrlf(buf, p + 1, Math.min(buf.length, p + 16));
+    if (eol === -1) return buf.length - p < 16;
+    return parseDecimal(buf, p + 1, eol) > 0 && (eol + 2 >= buf.length || buf[eol + 2] === 0x24);
   }
 
   parse(buf: Uint8Array): Step<RespFrame> {
@@ -76,7 +83,7 @@ export class RespFramer implements Framer<RespFrame> {
         }
         end = len < 0 ? eol + 2 : eol + 2 + len + 2;
         this.scalar(t, buf, eol + 2, Math.min(eol + 2 + Math.max(len, 0), buf.length));
-      } else if (AGGREGATE.has(t) && (!this.commandsOnly || t === '*')) {
+      } else if (AGGREGATE.has(t) && (!this.commandsOnly || (t === '*' && this.stack.length === 0))) {
         const n = parseDecimal(buf, pos + 1, eol);
         if ((n < 0 && !matchAscii(buf, pos + 1, '-1\r')) || n > MAX_ELEMENTS) return invalid('bad RESP count');
         if (this.stack.length >= MAX_DEPTH) return invalid('RESP nesting too deep');

@@ -174,12 +174,32 @@ function join(toks: readonly string[]): string {
   return s;
 }
 
+/**
+ * Statements repeat (prepared and extended queries send the same text every time), so results
+ * are memoized; the cache is dropped whole when full, which keeps it bounded and the output
+ * independent of what came before.
+ */
+const MAX_CACHED = 4096;
+const cache = new Map<SqlDialect, Map<string, string>>();
+
 /** The statement with literals replaced by `?`, for grouping. */
 export function normalizeSql(sql: string, dialect: SqlDialect): string {
+  let memo = cache.get(dialect);
+  if (memo === undefined) cache.set(dialect, memo = new Map());
+  let out = memo.get(sql);
+  if (out === undefined) {
+    if (memo.size >= MAX_CACHED) memo.clear();
+    out = normalize(sql, dialect);
+    memo.set(sql, out);
+  }
+  return out;
+}
+
+function normalize(sql: string, dialect: SqlDialect): string {
   return join(tokens(sql, dialect))
     .replace(/\b(IN) \(\?(?:, \?)+\)/gi, '$1 (?)')
     .replace(/(\((?:\?, )*\?\))(?:, \1)+/g, '$1')
-    .replace(/;$/, '');
+    .replace(/;+$/, '');
 }
 
 /** The statement's leading keyword, upper-cased (SELECT, INSERT, BEGIN, …); '' if none. */
