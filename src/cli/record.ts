@@ -7,17 +7,10 @@ import type { SourceInfo } from '../capture/source.js';
 import { LiveSource } from '../record/live.js';
 import { RecordError, record, type RecordStatus } from '../record/recorder.js';
 import { renderText } from '../report/text.js';
+import { filterOf, parseDurationNs } from './args.js';
 import { UserError } from './errors.js';
 
 const MAX_SNAPLEN = 64 * 1024;
-
-/** "10s", "500ms", "2m", "1h" or plain seconds → ms. */
-export function parseDuration(text: string): number {
-  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h)?$/.exec(text.trim());
-  if (!m) throw new InvalidArgumentError('expected a duration such as 10s, 500ms, 2m');
-  const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[m[2] ?? 's']!;
-  return Number(m[1]) * unit;
-}
 
 function parseSnaplen(text: string): number {
   const n = Number(text);
@@ -45,7 +38,15 @@ interface RecordFlags {
   readonly snaplen: number;
   readonly pid?: number[];
   readonly comm?: string;
+  readonly container?: string;
   readonly analyze?: boolean;
+}
+
+/** Operands after `--` are the command to trace; those before it are the filter. */
+function splitCommand(words: readonly string[]): { filterWords: string[]; command: string[] } {
+  const dashes = process.argv.indexOf('--');
+  const command = dashes < 0 ? [] : process.argv.slice(dashes + 1);
+  return { filterWords: words.slice(0, words.length - command.length), command };
 }
 
 /** `--analyze`: the analyzer reads the recorder's batches as they are written, through a LiveSource. */
@@ -80,21 +81,27 @@ export function registerRecord(program: Command): void {
   program.command('record')
   .description('record raw kernel events and host tables into a capture file (root)')
   .requiredOption('-o, --output <file>', 'capture file to write (created mode 0600)')
-  .option('-d, --duration <time>', 'stop after this long (e.g. 10s, 2m)', parseDuration)
+  .option('-d, --duration <time>', 'stop after this long (e.g. 10s, 2m)', (t: string) => parseDurationNs(t) / 1e6)
   .addOption(new Option('-s, --snaplen <bytes>', 'payload bytes kept per I/O event').default(4096).argParser(parseSnaplen))
   .option('-p, --pid <pid>', 'trace this process and its children (repeatable)', parsePid)
   .option('-c, --comm <name>', 'trace only threads with this command name')
+  .option('-C, --container <id>', 'trace the processes of this container (id or prefix) and their children')
   .option('-a, --analyze', 'analyze while recording and print the report at the end (same as kcap analyze FILE)')
-  .argument('[command...]', 'trace this command and its children; stop when it exits (put it after --)')
-  .action(async (command: string[], o: RecordFlags) => {
+  .argument('[filter...]', 'keep only I/O and TCP events this selects (state changes are always kept); see kcap fields')
+  .addHelpText('after', '\nAfter --, a command to trace with its children; recording stops when it exits:\n  kcap record -o curl.kcap -- curl -s http://127.0.0.1:8080/')
+  .action(async (words: string[], o: RecordFlags) => {
+    const { filterWords, command } = splitCommand(words);
+    const filter = filterOf(filterWords);
     const tty = process.stderr.isTTY;
     const live = o.analyze ? new LiveAnalysis() : undefined;
     try {
       const result = await record({
         ...live?.hooks(),
+        onReady: (n: number) => process.stderr.write(`kcap: recording to ${o.output} (${n} tracepoints attached)\n`),
         output: o.output, snaplen: o.snaplen, stopSignal: stopOnSignals(),
         ...(o.duration !== undefined ? { durationMs: o.duration } : {}),
         ...(o.pid ? { pids: o.pid } : {}), ...(o.comm ? { comm: o.comm } : {}),
+        ...(o.container ? { container: o.container } : {}), ...(filter ? { filter } : {}),
         ...(command.length ? { command } : {}),
         ...(tty ? { onStatus: (s: RecordStatus) => process.stderr.write(`\r\x1b[K${formatStatus(s)}`) } : {}),
       });

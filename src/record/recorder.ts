@@ -7,10 +7,12 @@
 import { countRecords } from '../capture/chunk.js';
 import { CaptureError, CaptureWriter } from '../capture/index.js';
 import type { SourceInfo } from '../capture/source.js';
+import type { KEvent } from '../probe/event.js';
 import { EVENT_SCHEMA } from '../schema/events.generated.js';
 import { resolveSchema } from '../schema/schema.js';
 import { BpfError, checkBpfSupport, clockAnchor, openProbes, type Probes } from './bpf/index.js';
-import { readMachineInfo, snapshotTables } from './proc/index.js';
+import { pidsInContainer, readMachineInfo, snapshotTables } from './proc/index.js';
+import { RecordSelector } from './select.js';
 import { startStopped, type TracedCommand } from './target.js';
 
 export interface RecordOptions {
@@ -20,6 +22,10 @@ export interface RecordOptions {
   readonly snaplen: number;
   readonly pids?: readonly number[];
   readonly comm?: string;
+  /** Trace the processes of this container (id or unique prefix) and their children. */
+  readonly container?: string;
+  /** Keep only I/O and TCP events this selects (state-changing events are always kept). */
+  readonly filter?: (ev: KEvent) => boolean;
   /** Trace this command and its children; stop when it exits. */
   readonly command?: readonly string[];
   /** Called about once a second with running totals (the CLI draws a status line). */
@@ -28,6 +34,8 @@ export interface RecordOptions {
   readonly stopSignal?: Promise<void>;
   /** Live consumers: told what the file says before its first event, then every batch as written. */
   readonly onStart?: (info: SourceInfo) => void;
+  /** Called once the probes are attached and the file is open: events from now on are recorded. */
+  readonly onReady?: (attached: number) => void;
   readonly onBatch?: (records: Uint8Array, lostBefore: number) => void;
 }
 
@@ -61,15 +69,18 @@ export async function record(opts: RecordOptions): Promise<RecordResult> {
   let command: TracedCommand | undefined;
   let probes: Probes | undefined;
   try {
+    const pids = targetPids(opts);
     command = opts.command?.length ? await startStopped(opts.command) : undefined;
-    const pids = command ? [command.pid] : opts.pids;
+    if (command) pids.push(command.pid);
     probes = openProbes({
       snaplen: opts.snaplen, selfPid: process.pid, followChildren: true,
-      ...(pids ? { pids } : {}), ...(opts.comm ? { comm: opts.comm } : {}),
+      ...(pids.length ? { pids } : {}), ...(opts.comm ? { comm: opts.comm } : {}),
     });
-    const writer = await openWriter(opts, pids);
+    const { writer, info } = await openWriter(opts, pids.length ? pids : undefined);
+    opts.onReady?.(probes.stats().attached);
     command?.resume();
-    return await new DrainLoop(opts, probes, writer, command).run();
+    const selector = opts.filter ? new RecordSelector(info, opts.filter) : undefined;
+    return await new DrainLoop(opts, probes, writer, command, selector).run();
   } catch (e) {
     if (e instanceof BpfError || e instanceof CaptureError) throw new RecordError(e.message);
     throw e;
@@ -79,12 +90,23 @@ export async function record(opts: RecordOptions): Promise<RecordResult> {
   }
 }
 
-async function openWriter(opts: RecordOptions, pids: readonly number[] | undefined): Promise<CaptureWriter> {
+/** The processes to trace from -p and --container; empty means every process. */
+function targetPids(opts: RecordOptions): number[] {
+  const pids = [...(opts.pids ?? [])];
+  if (opts.container !== undefined) {
+    const members = pidsInContainer(opts.container);
+    if (members.length === 0) throw new RecordError(`no running process belongs to a container whose id starts with '${opts.container}'`);
+    pids.push(...members);
+  }
+  return pids;
+}
+
+async function openWriter(opts: RecordOptions, pids: readonly number[] | undefined): Promise<{ writer: CaptureWriter; info: SourceInfo }> {
   const tables = await snapshotTables(pids ? { pids: new Set(pids) } : {});
   const info = { schema: resolveSchema(EVENT_SCHEMA), machine: readMachineInfo(), clock: clockAnchor(), snaplen: opts.snaplen, tables };
   const writer = CaptureWriter.create(opts.output, { ...info, schema: EVENT_SCHEMA, command: process.argv.slice(2) });
   opts.onStart?.(info);
-  return writer;
+  return { writer, info };
 }
 
 class DrainLoop {
@@ -99,7 +121,8 @@ class DrainLoop {
   private writeError: string | undefined;
 
   constructor(private readonly opts: RecordOptions, private readonly probes: Probes,
-    private readonly writer: CaptureWriter, command: TracedCommand | undefined) {
+    private readonly writer: CaptureWriter, command: TracedCommand | undefined,
+    private readonly selector: RecordSelector | undefined) {
     opts.stopSignal?.then(() => { this.reason ??= 'signal'; });
     command?.exited.then((code) => { this.commandExit = code; this.reason ??= 'command-exit'; });
   }
@@ -140,7 +163,9 @@ class DrainLoop {
       if (delta > 0) this.liveLost += delta;
       this.lostSeen[cpu] = lost;
     });
-    for (let batch = this.probes.drain(DRAIN_BATCH_BYTES); batch; batch = this.probes.drain(DRAIN_BATCH_BYTES)) {
+    for (let drained = this.probes.drain(DRAIN_BATCH_BYTES); drained; drained = this.probes.drain(DRAIN_BATCH_BYTES)) {
+      const batch = this.selector ? this.selector.select(drained) : drained;
+      if (batch.length === 0) continue;
       this.bytesRaw += batch.length;
       this.events += countRecords(batch);
       this.writer.append(batch);
