@@ -129,11 +129,21 @@ class StreamParser<Req, Resp> implements ConnectionParser {
     if (n === 0) return;
     this.stats.gaps++;
     this.stats.gapBytes += n;
+    const salvage = side.msgStart !== undefined ? side.framer.hole?.() : undefined;
+    if (salvage === 'continue') {
+      side.msgBytes += n;
+      return;
+    }
     this.stats.discardedBytes += side.buf.length;
     side.buf.clear();
     side.framer.reset();
-    side.forgetMessage();
     side.resyncing = true;
+    if (salvage !== undefined) {
+      side.msgBytes += n;
+      this.deliver(side, salvage, ts);
+      return;
+    }
+    side.forgetMessage();
     this.conn.pairer.gap(side.dir, ts, this.sink);
   }
 

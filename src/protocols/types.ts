@@ -86,6 +86,13 @@ export interface Framer<F> {
   reset(): void;
   /** At connection end: the frame whose end was the end of the stream (HTTP read-until-close). */
   finish?(): F | undefined;
+  /**
+   * Bytes were lost while a frame was being assembled (partial steps seen). `continue`: the
+   * framer does not need them (a read-until-close body); a frame: the exchange as far as it was
+   * read, delivered now so the request still gets its (damaged) answer; undefined: nothing to
+   * salvage. Without this method every hole is treated as undefined.
+   */
+  hole?(): 'continue' | F | undefined;
 }
 
 /** A frame with what the engine measured about it. */

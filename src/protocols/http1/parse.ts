@@ -77,6 +77,13 @@ abstract class HttpFramer<F> implements Framer<F> {
     this.current = undefined;
   }
 
+  hole(): 'continue' | F | undefined {
+    if (this.body === 'close') return 'continue';
+    const f = this.current;
+    this.reset();
+    return f;
+  }
+
   finish(): F | undefined {
     const f = this.body === 'close' ? this.current : undefined;
     this.reset();

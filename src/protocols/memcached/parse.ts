@@ -8,7 +8,8 @@ import type { Framer, Step } from '../types.js';
 import { NEED } from '../types.js';
 import type { McRequest, McResponse } from './types.js';
 
-const MAX_LINE = 8 * 1024;
+/** A multi-key get line can hold thousands of 250-byte keys; the server reads it in pieces. */
+const MAX_LINE = 256 * 1024;
 
 /** Commands followed by a data block, and where its length is among the words. */
 const DATA_LENGTH_WORD: Readonly<Record<string, number>> = {
@@ -34,12 +35,22 @@ function invalid(reason: string): Step<never> {
   return { kind: 'invalid', reason };
 }
 
-/** The next CRLF-terminated, printable line of `buf` split into words; null = need more; undefined = invalid. */
-function line(buf: Uint8Array): { words: string[]; end: number } | null | undefined {
+/** Space-separated words in buf[0, end). */
+function countWords(buf: Uint8Array, end: number): number {
+  let n = 0;
+  for (let i = 0; i < end; i++) if (buf[i] !== 0x20 && (i === 0 || buf[i - 1] === 0x20)) n++;
+  return n;
+}
+
+/**
+ * The next CRLF-terminated, printable line of `buf`: its first words (from a bounded prefix),
+ * how many words it has, where it ends; null = need more; undefined = invalid.
+ */
+function line(buf: Uint8Array): { words: string[]; count: number; end: number } | null | undefined {
   const eol = indexOfCrlf(buf, 0, Math.min(buf.length, MAX_LINE));
   if (eol === -1) return buf.length >= MAX_LINE || !isPrintable(buf, 0, buf.length - (buf[buf.length - 1] === 0x0d ? 1 : 0)) ? undefined : null;
   if (!isPrintable(buf, 0, eol)) return undefined;
-  return { words: text(buf, 0, eol).split(' ').filter((w) => w !== ''), end: eol + 2 };
+  return { words: text(buf, 0, eol).split(' ').filter((w) => w !== ''), count: countWords(buf, eol), end: eol + 2 };
 }
 
 function lineStartResync(buf: Uint8Array, ok: (buf: Uint8Array, p: number) => boolean): number {
@@ -55,7 +66,8 @@ export class RequestFramer implements Framer<McRequest> {
     if (l === null) return NEED;
     if (l === undefined) return invalid('not a memcached command line');
     const command = (l.words[0] ?? '').toLowerCase();
-    if (!COMMAND_SET.has(command)) return invalid(`unknown memcached command "${command.slice(0, 32)}"`);
+    // The server answers any other word with ERROR, so an unknown command is still a request.
+    if (!COMMAND_SET.has(command) && !/^[a-z_]{1,32}$/.test(command)) return invalid('not a memcached command');
     const at = DATA_LENGTH_WORD[command];
     let consumed = l.end;
     if (at !== undefined) {
@@ -68,7 +80,7 @@ export class RequestFramer implements Framer<McRequest> {
     const frame: McRequest = {
       command,
       key: KEYLESS.has(command) ? '' : l.words[1] ?? '',
-      keys: RETRIEVAL.has(command) ? Math.max(0, l.words.length - (command.startsWith('gat') ? 2 : 1)) : 0,
+      keys: RETRIEVAL.has(command) ? Math.max(0, l.count - (command.startsWith('gat') ? 2 : 1)) : 0,
       quiet,
     };
     return { kind: 'frame', consumed, frame };
@@ -118,5 +130,12 @@ export class ResponseFramer implements Framer<McResponse> {
 
   reset(): void {
     this.items = -1;
+  }
+
+  /** Bytes lost inside a value list (a large value beyond the snaplen): report what was read. */
+  hole(): McResponse | undefined {
+    const f = this.items > 0 ? { word: 'END', hits: this.items, error: '' } : undefined;
+    this.reset();
+    return f;
   }
 }

@@ -217,6 +217,13 @@ export class ResponseFramer implements Framer<MyResponse> {
     this.continuation = false;
   }
 
+  /** Bytes lost inside a result set: report it as far as it was read. */
+  hole(): MyResponse | undefined {
+    const r = this.state.at === 'rows' ? this.summary('resultset') : undefined;
+    this.reset();
+    return r;
+  }
+
   private deprecateEof(): boolean {
     return (this.conn.capabilities & CLIENT_DEPRECATE_EOF) !== 0;
   }

@@ -11,6 +11,7 @@ function operation(req: PgRequest): string {
   switch (req.kind) {
     case 'simple': case 'extended': return sqlVerb(req.sql) || (req.kind === 'extended' ? 'SYNC' : 'QUERY');
     case 'ssl': return 'SSLREQUEST';
+    case 'prepare': return 'PREPARE';
     default: return req.kind.toUpperCase();
   }
 }

@@ -77,6 +77,7 @@ const EMPTY_REQUEST = { sql: '', statement: '', user: '', database: '' };
 export class RequestFramer implements Framer<PgRequest> {
   /** The extended-query batch being assembled up to Sync. */
   private batch: { sql: string; statement: string } | undefined;
+  private executes = false;
 
   constructor(private readonly conn: PgConnState) {}
 
@@ -102,11 +103,15 @@ export class RequestFramer implements Framer<PgRequest> {
       case 'C':
         if (m.body[0] === 0x53) this.conn.statements.delete(cstrings(m.body, 1, 1)[0] ?? '');
         return { kind: 'partial', consumed };
-      case 'D': case 'E': case 'H': return { kind: 'partial', consumed };
+      case 'E':
+        this.executes = true;
+        return { kind: 'partial', consumed };
+      case 'D': case 'H': return { kind: 'partial', consumed };
       case 'S': {
         const b = this.batch ?? { sql: '', statement: '' };
-        this.batch = undefined;
-        return { kind: 'frame', consumed, frame: { ...EMPTY_REQUEST, kind: 'extended', ...b } };
+        const kind = this.batch !== undefined && !this.executes ? 'prepare' : 'extended';
+        this.reset();
+        return { kind: 'frame', consumed, frame: { ...EMPTY_REQUEST, kind, ...b } };
       }
       case 'X': return { kind: 'frame', consumed, frame: { ...EMPTY_REQUEST, kind: 'terminate' } };
       case 'F': return { kind: 'frame', consumed, frame: { ...EMPTY_REQUEST, kind: 'function' } };
@@ -120,6 +125,7 @@ export class RequestFramer implements Framer<PgRequest> {
 
   reset(): void {
     this.batch = undefined;
+    this.executes = false;
   }
 
   /** Startup-phase messages: int32 length, int32 code, payload. */
@@ -183,8 +189,12 @@ export class ResponseFramer implements Framer<PgResponse> {
     return { kind: 'partial', consumed: m.total };
   }
 
-  /** ReadyForQuery ('Z', length 5, status I/T/E) is the one unmistakable marker. */
+  /**
+   * A new write usually starts at a message, so a plausible header at 0 is taken; otherwise
+   * ReadyForQuery ('Z', length 5, status I/T/E), the one unmistakable marker.
+   */
   resync(buf: Uint8Array): number {
+    if (resyncTyped(buf.subarray(0, 5), BACKEND_TYPES) === 0) return 0;
     for (let p = buf.indexOf(0x5a); p !== -1; p = buf.indexOf(0x5a, p + 1)) {
       const expect = [0x5a, 0, 0, 0, 5];
       let ok = true;
@@ -200,6 +210,11 @@ export class ResponseFramer implements Framer<PgResponse> {
     this.error = '';
     this.sqlstate = '';
     this.seen = false;
+  }
+
+  /** Rows lost in the middle of a response: report what was read. */
+  hole(): PgResponse | undefined {
+    return this.finish();
   }
 
   /** A response cut by the end of the connection (e.g. a fatal error during startup). */

@@ -6,7 +6,8 @@ import type { FieldDef } from '../types.js';
  * Describe, Execute … up to Sync), or a message outside queries (startup, SSL request, …).
  */
 export interface PgRequest {
-  readonly kind: 'simple' | 'extended' | 'startup' | 'ssl' | 'cancel' | 'terminate' | 'function';
+  /** `prepare`: an extended batch that parsed a statement without executing anything. */
+  readonly kind: 'simple' | 'extended' | 'prepare' | 'startup' | 'ssl' | 'cancel' | 'terminate' | 'function';
   /** Statement text (from Query, from Parse, or remembered for a named prepared statement). */
   readonly sql: string;
   /** Prepared statement name used by the batch ('' = unnamed). */
@@ -36,7 +37,7 @@ export interface PgConnState {
 }
 
 export const POSTGRES_FIELDS: readonly FieldDef[] = [
-  { name: 'pgsql.kind', type: 'string', description: 'simple, extended, startup, ssl, cancel, terminate or function' },
+  { name: 'pgsql.kind', type: 'string', description: 'simple, extended, prepare, startup, ssl, cancel, terminate or function' },
   { name: 'pgsql.query', type: 'string', description: 'Statement text as sent (bounded)' },
   { name: 'pgsql.statement', type: 'string', description: 'Prepared statement name (extended protocol)' },
   { name: 'pgsql.user', type: 'string', description: 'User of a startup message' },

@@ -110,6 +110,13 @@ export class RespFramer implements Framer<RespFrame> {
     }
   }
 
+  /** Bytes lost inside a (large) aggregate: report it as far as it was read. */
+  hole(): RespFrame | undefined {
+    const f = this.type === '' ? undefined : this.frame();
+    this.reset();
+    return f;
+  }
+
   /** Whether the next scalar's text goes into the summary (see `scalar`). */
   private wantsText(): boolean {
     return this.stack.length === 0 || (this.stack.length === 1 && this.words.length < 2);

@@ -73,6 +73,21 @@ function dollarTag(s: string, i: number): string {
   return /^\$[0-9]/.test(tag) ? '' : tag;
 }
 
+/** Words after which a sign belongs to the literal that follows (`WHERE x = -1`, `VALUES (-1)`). */
+const OPERAND_KEYWORDS = new Set(['SELECT', 'WHERE', 'AND', 'OR', 'NOT', 'VALUES', 'THEN', 'ELSE', 'WHEN',
+  'RETURN', 'IN', 'BETWEEN', 'LIMIT', 'OFFSET', 'SET', 'IS', 'LIKE', 'BY', 'AS', 'ON', 'CASE']);
+
+function startsNumber(s: string, i: number): boolean {
+  return isDigit(s[i] ?? '') || (s[i] === '.' && isDigit(s[i + 1] ?? ''));
+}
+
+/** True when the token before a `-`/`+` leaves it unary: start, operator, `(`, `,` or a keyword. */
+function takesOperand(prev: string | undefined): boolean {
+  if (prev === undefined || prev === '(' || prev === ',') return true;
+  if (OPERATOR_CHARS.includes(prev[0] as string)) return true;
+  return OPERAND_KEYWORDS.has(prev.toUpperCase());
+}
+
 function tokens(sql: string, d: SqlDialect): string[] {
   const out: string[] = [];
   let i = 0;
@@ -135,7 +150,10 @@ function tokens(sql: string, d: SqlDialect): string[] {
       let j = i + 1;
       while (j < sql.length && OPERATOR_CHARS.includes(sql[j] as string)
         && !(sql[j] === '-' && sql[j + 1] === '-') && !(sql[j] === '/' && sql[j + 1] === '*')) j++;
-      out.push(sql.slice(i, j));
+      const run = sql.slice(i, j);
+      const signed = (run.endsWith('-') || run.endsWith('+')) && startsNumber(sql, j);
+      if (signed && run.length > 1) out.push(run.slice(0, -1)); // `=-1`: operator, then a signed literal
+      else if (!signed || !takesOperand(out[out.length - 1])) out.push(run);
       i = j;
       continue;
     }
