@@ -55,7 +55,8 @@ export async function record(opts: RecordOptions): Promise<RecordResult> {
   let probes: Probes | undefined;
   try {
     command = opts.command?.length ? await startStopped(opts.command) : undefined;
-    const pids = command ? [command.pid] : opts.pids;
+    // -p PID with a command traces both (e.g. a server and the client run under kcap).
+    const pids = command ? [command.pid, ...(opts.pids ?? [])] : opts.pids;
     probes = openProbes({
       snaplen: opts.snaplen, selfPid: process.pid, followChildren: true,
       ...(pids ? { pids } : {}), ...(opts.comm ? { comm: opts.comm } : {}),
