@@ -128,7 +128,7 @@ export async function startNginx(files: Readonly<Record<string, string>>): Promi
 pid ${dir}/nginx.pid; error_log ${dir}/error.log;
 events { worker_connections 256; }
 http {
-  log_format kcap '$request_method $uri $status';
+  log_format kcap '$request_method $request_uri $status';
   access_log ${dir}/access.log kcap;
   client_body_temp_path ${dir}; proxy_temp_path ${dir}; fastcgi_temp_path ${dir}; uwsgi_temp_path ${dir}; scgi_temp_path ${dir};
   server { listen 127.0.0.1:${port}; root ${dir}/www; }
