@@ -151,13 +151,14 @@ export async function startMemcached(): Promise<Server> {
   return startForeground('memcached', port, dir, 'memcached', ['-u', 'root', '-l', '127.0.0.1', '-p', String(port), '-U', '0']);
 }
 
-/** dnsmasq answering `address` entries (name → IPv4) on UDP and TCP; nothing else resolves. */
-export async function startDnsmasq(addresses: Readonly<Record<string, string>>): Promise<Server> {
+/** dnsmasq authoritative for `domain` (unknown names there are NXDOMAIN) with `addresses`
+ * (name → IPv4), on UDP and TCP; it forwards nothing. */
+export async function startDnsmasq(domain: string, addresses: Readonly<Record<string, string>>): Promise<Server> {
   const dir = tempDir('e2e-dnsmasq');
   const port = await freePort();
   const names = Object.entries(addresses).map(([name, ip]) => `--address=/${name}/${ip}`);
   return startForeground('dnsmasq', port, dir, 'dnsmasq', ['--no-daemon', `--port=${port}`, '--listen-address=127.0.0.1',
-    '--bind-interfaces', '--no-resolv', '--no-hosts', `--pid-file=${dir}/dnsmasq.pid`, ...names]);
+    '--bind-interfaces', '--no-resolv', '--no-hosts', `--pid-file=${dir}/dnsmasq.pid`, `--local=/${domain}/`, ...names]);
 }
 
 export const PG_BIN = '/usr/lib/postgresql/15/bin';
