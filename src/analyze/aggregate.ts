@@ -94,6 +94,22 @@ export function processText(p: Peer): string {
   return p.containerId ? `${base}@${p.containerId.slice(0, 12)}` : base;
 }
 
+/** Server processes seen for one group. A pre-forking server (postgres backends, nginx workers)
+ * serves one endpoint from several processes; naming only the first would misattribute the rest. */
+class ServerProcesses {
+  private readonly seen = new Set<string>();
+
+  add(text: string): void {
+    if (text !== '') this.seen.add(text);
+  }
+
+  /** Sorted names, at most three, then how many more. */
+  text(): string {
+    const all = [...this.seen].sort(cmp);
+    return all.length <= 3 ? all.join(', ') : `${all.slice(0, 3).join(', ')} +${all.length - 3} more`;
+  }
+}
+
 /** The client side of the service map: a process when traced, else its address. */
 function clientText(p: Peer): string {
   return p.pid !== 0 ? `${p.comm || '?'}${p.containerId ? `@${p.containerId.slice(0, 12)}` : ''}` : p.addr;
@@ -126,8 +142,8 @@ class Slowest {
 }
 
 export class Aggregator {
-  private readonly ops = new Map<string, { key: Omit<EndpointOperation, keyof LatencySummary | 'statuses'>; bucket: Bucket }>();
-  private readonly edges = new Map<string, { key: Omit<ServiceEdge, keyof LatencySummary>; bucket: Bucket }>();
+  private readonly ops = new Map<string, { key: Omit<EndpointOperation, keyof LatencySummary | 'statuses' | 'serverProcess'>; procs: ServerProcesses; bucket: Bucket }>();
+  private readonly edges = new Map<string, { key: Omit<ServiceEdge, keyof LatencySummary | 'serverProcess'>; procs: ServerProcesses; bucket: Bucket }>();
   private readonly slowest: Slowest;
   readonly byProtocol = new Map<string, Bucket>();
   records = 0;
@@ -143,17 +159,19 @@ export class Aggregator {
     const opKey = `${r.protocol}\0${server}\0${r.operation}\0${r.resource}`;
     let op = this.ops.get(opKey);
     if (!op) {
-      op = { key: { protocol: r.protocol, server, serverProcess, operation: r.operation, resource: r.resource }, bucket: new Bucket() };
+      op = { key: { protocol: r.protocol, server, operation: r.operation, resource: r.resource }, procs: new ServerProcesses(), bucket: new Bucket() };
       this.ops.set(opKey, op);
     }
+    op.procs.add(serverProcess);
     op.bucket.add(r);
     const client = clientText(r.client);
     const edgeKey = `${client}\0${server}\0${r.protocol}`;
     let edge = this.edges.get(edgeKey);
     if (!edge) {
-      edge = { key: { client, server, serverProcess, protocol: r.protocol }, bucket: new Bucket() };
+      edge = { key: { client, server, protocol: r.protocol }, procs: new ServerProcesses(), bucket: new Bucket() };
       this.edges.set(edgeKey, edge);
     }
+    edge.procs.add(serverProcess);
     edge.bucket.add(r);
     let proto = this.byProtocol.get(r.protocol);
     if (!proto) this.byProtocol.set(r.protocol, (proto = new Bucket()));
@@ -163,8 +181,8 @@ export class Aggregator {
 
   /** Per endpoint and operation, sorted by protocol, server, then request count (most first), operation, resource. */
   operations(): EndpointOperation[] {
-    return [...this.ops.values()].map(({ key, bucket }) => ({
-      ...key, ...bucket.summary(),
+    return [...this.ops.values()].map(({ key, procs, bucket }) => ({
+      ...key, serverProcess: procs.text(), ...bucket.summary(),
       statuses: [...bucket.statuses].map(([status, count]) => ({ status, count })).sort((a, b) => cmp(a.status, b.status)),
     })).sort((a, b) => cmp(a.protocol, b.protocol) || cmp(a.server, b.server) || b.count - a.count
       || cmp(a.operation, b.operation) || cmp(a.resource, b.resource));
@@ -172,7 +190,7 @@ export class Aggregator {
 
   /** Service map edges, sorted by client, server, protocol. */
   serviceMap(): ServiceEdge[] {
-    return [...this.edges.values()].map(({ key, bucket }) => ({ ...key, ...bucket.summary() }))
+    return [...this.edges.values()].map(({ key, procs, bucket }) => ({ ...key, serverProcess: procs.text(), ...bucket.summary() }))
       .sort((a, b) => cmp(a.client, b.client) || cmp(a.server, b.server) || cmp(a.protocol, b.protocol));
   }
 

@@ -74,6 +74,24 @@ describeBpf('e2e postgres: PostgreSQL, pgbench and psql recorded by kcap', () =>
     });
   }
 
+  it('joins both ends and names every backend that served the TPC-B statements when postgres is traced', async () => {
+    const file = join(work, 'pgbench-both.kcap');
+    const out = await recordCommand(file, [`${PG_BIN}/pgbench`, ...conn(), '-t', String(PER_CLIENT), '-c', String(CLIENTS), 'postgres'],
+      { pids: [server!.pid] });
+    const processed = Number(/number of transactions actually processed: (\d+)/.exec(out)![1]);
+    const r = await analyzeJson(file);
+    expect(tpcbCounts(r, false)).toEqual(each(processed));
+    const conns = r.connections.byProtocol.find((p) => p.protocol === 'postgres')!.count;
+    expect(r.connections.bothEndsJoined).toBe(conns);
+    // The postmaster forks one backend per connection: pgbench's clients were served by CLIENTS of them.
+    const begin = r.endpoints.find((e) => TPCB.begin.test(e.resource))!;
+    // "a, b, c +N more" when there are more than three.
+    const [, listed, more] = /^(.*?)(?: \+(\d+) more)?$/.exec(begin.serverProcess)!;
+    const backends = listed!.split(', ');
+    expect(backends.length + Number(more ?? 0)).toBe(CLIENTS);
+    expect(backends.every((b) => /^postgres\[\d+\]$/.test(b) && b !== `postgres[${server!.pid}]`)).toBe(true);
+  });
+
   it('shows a failing psql statement as an error and a good one as ok', async () => {
     const file = join(work, 'psql.kcap');
     const script = `psql ${conn().join(' ')} -c 'select 42 as answer' -c 'select * from no_such_table' 2>&1`;
