@@ -21,10 +21,15 @@ export interface CliRun {
   readonly stderr: string;
 }
 
+/** Past this a kcap run is stopped with SIGTERM (a recording then ends and stops its command),
+ * before vitest's own 60 s test timeout would leave it running. */
+const KCAP_TIMEOUT_MS = 50_000;
+
 /** Runs `kcap ARGS` from the sources in a child process; never throws on a non-zero exit. */
 export function kcap(args: readonly string[], env: NodeJS.ProcessEnv = process.env): Promise<CliRun> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', CLI, ...args], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, ['--import', 'tsx', CLI, ...args],
+      { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'], timeout: KCAP_TIMEOUT_MS, killSignal: 'SIGTERM' });
     const out: Buffer[] = [];
     const err: Buffer[] = [];
     child.stdout.on('data', (d: Buffer) => out.push(d));
