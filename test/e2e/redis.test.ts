@@ -6,7 +6,8 @@
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { describeBpf } from '../helpers/bpf.js';
-import { analyzeJson, countByOperation, countByStatus, recordCommand, startRedis, type Server } from '../helpers/servers-extra.js';
+import { analyzeJson, countByOperation, countByStatus, recordCommand, recordWhile, startRedis, type Server } from '../helpers/servers-extra.js';
+import { client } from '../protocols/servers.js';
 import { ensurePackages, removeDir, tempDir } from '../protocols/servers.js';
 
 const REQUESTS = 2000;
@@ -91,5 +92,22 @@ describeBpf('e2e redis: redis-server, redis-benchmark and redis-cli recorded by 
     expect(r.serviceMap).toHaveLength(1);
     expect(r.serviceMap[0]).toMatchObject({ client: 'redis-benchmark', serverProcess: `redis-server[${server!.pid}]`, count: r.requests });
     expect(r.incomplete).toMatchObject({ lostEvents: 0, requestsWithoutResponse: 0, responsesWithoutRequest: 0 });
+  });
+
+  it('joins both ends in a recording of every process on the host, for this server\'s port', async () => {
+    const file = join(work, 'all.kcap');
+    const [cmd, ...args] = benchmark();
+    const done = benchmarkCompleted(await recordWhile(file, () => client(cmd!, args)));
+    // Other processes on the host may talk Redis too: only this server's endpoint is compared.
+    const r = await analyzeJson(file);
+    const mine = r.endpoints.filter((e) => e.protocol === 'redis' && e.server === `127.0.0.1:${server!.port}`);
+    const ops: Record<string, number> = {};
+    for (const e of mine) ops[e.operation] = (ops[e.operation] ?? 0) + e.count;
+    expect([ops.GET, ops.SET]).toEqual([done.GET, done.SET]);
+    expect(mine.every((e) => e.serverProcess === `redis-server[${server!.pid}]` && e.noResponse === 0)).toBe(true);
+    const edge = r.serviceMap.find((s) => s.server === `127.0.0.1:${server!.port}`)!;
+    expect(edge).toMatchObject({ client: 'redis-benchmark', serverProcess: `redis-server[${server!.pid}]` });
+    expect(edge.count).toBe(mine.reduce((n, e) => n + e.count, 0));
+    expect(r.connections.bothEndsJoined).toBeGreaterThanOrEqual(CLIENTS);
   });
 });

@@ -5,7 +5,7 @@
  * generic helpers of test/protocols/servers.ts.
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { chmodSync, chownSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import type { AnalysisResult } from '../../src/analyze/analyze.js';
@@ -55,6 +55,29 @@ export async function recordCommand(file: string, command: readonly string[], o:
     throw new Error(`kcap record -- ${command.join(' ')} exited ${r.code}:\n${r.stderr}\n${r.stdout}`);
   }
   return r.stdout;
+}
+
+/** Records every process (no filter) while `work` runs: `kcap record -o FILE -d LIMIT` is started,
+ * `work` begins once the capture file exists (the probes are attached before it is created), and
+ * the recording is stopped with SIGINT when `work` is done. */
+export async function recordWhile<T>(file: string, work: () => Promise<T>, limitSeconds = 30): Promise<T> {
+  const child = spawn(process.execPath, ['--import', 'tsx', CLI, 'record', '-o', file, '-d', `${limitSeconds}s`],
+    { cwd: ROOT, stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  child.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
+  const exited = new Promise<number | null>((resolve) => child.once('close', resolve));
+  try {
+    const until = Date.now() + 20_000;
+    while (!existsSync(file)) {
+      if (child.exitCode !== null || Date.now() > until) throw new Error(`kcap record did not start: ${stderr}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    return await work();
+  } finally {
+    child.kill('SIGINT');
+    const code = await exited;
+    if (code !== 0) throw new Error(`kcap record exited ${code}: ${stderr}`);
+  }
 }
 
 /** `kcap analyze FILE --json` parsed. */
