@@ -106,6 +106,7 @@ describeBpf('e2e http1: nginx, curl and wrk recorded by kcap', () => {
     expect(countByStatus(r, 'http1')).toEqual(curl.byStatus);
     expect(r.connections.byProtocol).toEqual([{ protocol: 'http1', count: 1 }]);
     expect(r.connections.bothEndsJoined).toBe(1);
+    expect(r.connections.total).toBe(1); // one connection, though both its ends were traced
     expect(new Set(r.endpoints.map((e) => e.serverProcess))).toEqual(new Set([`nginx[${pids[1]}]`]));
   });
 

@@ -83,6 +83,7 @@ describeBpf('e2e postgres: PostgreSQL, pgbench and psql recorded by kcap', () =>
     expect(tpcbCounts(r, false)).toEqual(each(processed));
     const conns = r.connections.byProtocol.find((p) => p.protocol === 'postgres')!.count;
     expect(r.connections.bothEndsJoined).toBe(conns);
+    expect(r.connections.total).toBe(conns);
     // The postmaster forks one backend per connection: pgbench's clients were served by CLIENTS of them.
     const begin = r.endpoints.find((e) => TPCB.begin.test(e.resource))!;
     // "a, b, c +N more" when there are more than three.

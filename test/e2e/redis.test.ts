@@ -88,6 +88,7 @@ describeBpf('e2e redis: redis-server, redis-benchmark and redis-cli recorded by 
     const redisConns = r.connections.byProtocol.find((p) => p.protocol === 'redis')!.count;
     expect(redisConns).toBeGreaterThanOrEqual(CLIENTS);
     expect(r.connections.bothEndsJoined).toBe(redisConns);
+    expect(r.connections.total).toBe(redisConns); // each connection once, not once per end
     expect(r.endpoints.every((e) => e.serverProcess === `redis-server[${server!.pid}]`)).toBe(true);
     expect(r.serviceMap).toHaveLength(1);
     expect(r.serviceMap[0]).toMatchObject({ client: 'redis-benchmark', serverProcess: `redis-server[${server!.pid}]`, count: r.requests });

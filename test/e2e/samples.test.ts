@@ -43,6 +43,7 @@ describe('shipped sample captures', () => {
       const conns = r.connections.byProtocol[0]!.count;
       expect(conns).toBeGreaterThan(0);
       expect(r.connections.bothEndsJoined).toBe(conns);
+    expect(r.connections.total).toBe(conns);
     });
   }
 });
