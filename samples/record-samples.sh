@@ -10,8 +10,8 @@
 #                   so the backends it forks for the clients are too)
 #   mysql.kcap      mariadbd; mariadb-slap: 2 clients, 100 queries "select 1 + 1"  (server traced)
 #   memcached.kcap  memcached; memcslap --test=get, 2 threads, 100 keys           (server traced)
-#   dns.kcap        dnsmasq for kcap.test; dig over UDP and +tcp, names that exist (NOERROR) and one
-#                   that does not (NXDOMAIN)                                      (server traced)
+#   dns.kcap        dnsmasq for kcap.test; dig over UDP and +tcp: web.kcap.test A (NOERROR),
+#                   web.kcap.test AAAA and nope.kcap.test A (NXDOMAIN)            (server traced)
 # It writes samples/EXPECTED.json with each capture's headline counts taken from the clients' own
 # output (redis-benchmark's "requests completed", curl's status codes, pgbench's "transactions
 # actually processed", mariadb-slap's clients x queries per client, memcslap's key counts, dig's
