@@ -95,6 +95,22 @@ export function processText(p: Peer): string {
   return p.containerId ? `${base}@${p.containerId.slice(0, 12)}` : base;
 }
 
+/** Server processes seen for one group. A pre-forking server (postgres backends, nginx workers)
+ * serves one endpoint from several processes; naming only the first would misattribute the rest. */
+class ServerProcesses {
+  private readonly seen = new Set<string>();
+
+  add(text: string): void {
+    if (text !== '') this.seen.add(text);
+  }
+
+  /** Sorted names, at most three, then how many more. */
+  text(): string {
+    const all = [...this.seen].sort(cmp);
+    return all.length <= 3 ? all.join(', ') : `${all.slice(0, 3).join(', ')} +${all.length - 3} more`;
+  }
+}
+
 /** The client side of the service map: a process when traced, else its address. */
 function clientText(p: Peer): string {
   return p.pid !== 0 ? `${p.comm || '?'}${p.containerId ? `@${p.containerId.slice(0, 12)}` : ''}` : p.addr;
@@ -133,27 +149,34 @@ class Slowest {
   }
 }
 
-type OpKey = Omit<EndpointOperation, keyof LatencySummary | 'statuses'>;
-type EdgeKey = Omit<ServiceEdge, keyof LatencySummary>;
+type OpKey = Omit<EndpointOperation, keyof LatencySummary | 'statuses' | 'serverProcess'>;
+type EdgeKey = Omit<ServiceEdge, keyof LatencySummary | 'serverProcess'>;
+
+/** Counters of one group of requests and the server processes that answered them. */
+interface Group<K> {
+  readonly key: K;
+  readonly procs: ServerProcesses;
+  readonly bucket: Bucket;
+}
 
 /** Per server endpoint: its operations, by operation and resource. */
 interface ServerGroup {
   readonly protocol: string;
   readonly server: string;
-  readonly serverProcess: string;
-  readonly ops: Map<string, { key: OpKey; bucket: Bucket }>;
+  readonly ops: Map<string, Group<OpKey>>;
 }
 
 /** What a connection context resolves to, cached so each request costs a map lookup or two. */
 interface Slots {
   readonly group: ServerGroup;
-  readonly edge: Bucket;
+  readonly serverProcess: string;
+  readonly edge: Group<EdgeKey>;
   readonly proto: Bucket;
 }
 
 export class Aggregator {
   private readonly groups = new Map<string, ServerGroup>();
-  private readonly edges = new Map<string, { key: EdgeKey; bucket: Bucket }>();
+  private readonly edges = new Map<string, Group<EdgeKey>>();
   private readonly byProtocol = new Map<string, Bucket>();
   private readonly slots = new WeakMap<ConnContext, Slots>();
   private readonly slowest: Slowest;
@@ -171,11 +194,13 @@ export class Aggregator {
     let op = slots.group.ops.get(opKey);
     if (!op) {
       const g = slots.group;
-      op = { key: { protocol: g.protocol, server: g.server, serverProcess: g.serverProcess, operation: rec.operation, resource: rec.resource }, bucket: new Bucket() };
+      op = { key: { protocol: g.protocol, server: g.server, operation: rec.operation, resource: rec.resource }, procs: new ServerProcesses(), bucket: new Bucket() };
       g.ops.set(opKey, op);
     }
+    op.procs.add(slots.serverProcess);
     op.bucket.add(rec);
-    slots.edge.add(rec);
+    slots.edge.procs.add(slots.serverProcess);
+    slots.edge.bucket.add(rec);
     slots.proto.add(rec);
     this.slowest.add(rec, ctx);
   }
@@ -185,20 +210,20 @@ export class Aggregator {
     const serverProcess = processText(ctx.server);
     const groupKey = `${ctx.protocol}\0${server}`;
     let group = this.groups.get(groupKey);
-    if (!group) this.groups.set(groupKey, (group = { protocol: ctx.protocol, server, serverProcess, ops: new Map() }));
+    if (!group) this.groups.set(groupKey, (group = { protocol: ctx.protocol, server, ops: new Map() }));
     const client = clientText(ctx.client);
     const edgeKey = `${client}\0${server}\0${ctx.protocol}`;
     let edge = this.edges.get(edgeKey);
-    if (!edge) this.edges.set(edgeKey, (edge = { key: { client, server, serverProcess, protocol: ctx.protocol }, bucket: new Bucket() }));
+    if (!edge) this.edges.set(edgeKey, (edge = { key: { client, server, protocol: ctx.protocol }, procs: new ServerProcesses(), bucket: new Bucket() }));
     let proto = this.byProtocol.get(ctx.protocol);
     if (!proto) this.byProtocol.set(ctx.protocol, (proto = new Bucket()));
-    return { group, edge: edge.bucket, proto };
+    return { group, serverProcess, edge, proto };
   }
 
   /** Per endpoint and operation, sorted by protocol, server, then request count (most first), operation, resource. */
   operations(): EndpointOperation[] {
-    return [...this.groups.values()].flatMap((g) => [...g.ops.values()]).map(({ key, bucket }) => ({
-      ...key, ...bucket.summary(),
+    return [...this.groups.values()].flatMap((g) => [...g.ops.values()]).map(({ key, procs, bucket }) => ({
+      ...key, serverProcess: procs.text(), ...bucket.summary(),
       statuses: [...bucket.statuses].map(([status, count]) => ({ status, count })).sort((a, b) => cmp(a.status, b.status)),
     })).sort((a, b) => cmp(a.protocol, b.protocol) || cmp(a.server, b.server) || b.count - a.count
       || cmp(a.operation, b.operation) || cmp(a.resource, b.resource));
@@ -206,7 +231,7 @@ export class Aggregator {
 
   /** Service map edges, sorted by client, server, protocol. */
   serviceMap(): ServiceEdge[] {
-    return [...this.edges.values()].map(({ key, bucket }) => ({ ...key, ...bucket.summary() }))
+    return [...this.edges.values()].map(({ key, procs, bucket }) => ({ ...key, serverProcess: procs.text(), ...bucket.summary() }))
       .sort((a, b) => cmp(a.client, b.client) || cmp(a.server, b.server) || cmp(a.protocol, b.protocol));
   }
 

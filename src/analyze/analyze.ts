@@ -140,7 +140,8 @@ function timeRange(chunk: RawChunk, first: bigint | undefined, last: bigint): { 
 function connectionSummary(cs: ConnectionStats): AnalysisResult['connections'] {
   const byProtocol = [...cs.byProtocol].map(([protocol, count]) => ({ protocol, count }))
     .sort((a, b) => (a.protocol < b.protocol ? -1 : a.protocol > b.protocol ? 1 : 0));
-  return { total: cs.connections, byProtocol, bothEndsJoined: cs.joined };
+  // Both traced ends of one loopback connection are one connection, not two.
+  return { total: cs.connections - cs.joined, byProtocol, bothEndsJoined: cs.joined };
 }
 
 function slowRequest({ rec, ctx }: Located, realtimeNs: bigint, base: bigint): SlowRequest {
