@@ -58,8 +58,9 @@ PORT=$(free_port)
 redis-server --port "$PORT" --bind 127.0.0.1 --save '' --appendonly no --dir "$WORK" >/dev/null & PIDS+=($!)
 wait_port "$PORT"
 record redis -p "${PIDS[-1]}" -- redis-benchmark -p "$PORT" -n 200 -c 2 -t get,set
+REDIS_PORT=$PORT REDIS_PID=${PIDS[-1]}
 done_of() { grep -A1 "====== $1 ======" "$WORK/redis.out" | grep -o '[0-9]* requests completed' | cut -d' ' -f1; }
-expect redis.kcap "{\"protocol\":\"redis\",\"operations\":{\"GET\":$(done_of GET),\"SET\":$(done_of SET)}}"
+expect redis.kcap "{\"redis\":{\"operations\":{\"GET\":$(done_of GET),\"SET\":$(done_of SET)}}}"
 
 # --- http (nginx + curl)
 PORT=$(free_port)
@@ -83,7 +84,8 @@ WORKER=$(cat "/proc/${PIDS[-1]}/task/${PIDS[-1]}/children")
 URL="http://127.0.0.1:$PORT"
 record http -p "${PIDS[-1]}" -p "$WORKER" -- curl -s -w '%{http_code}\n' \
   -o /dev/null "$URL/" -o /dev/null "$URL/a.txt" -o /dev/null "$URL/a.txt" -o /dev/null "$URL/missing"
-expect http.kcap "$(jq -Rn '{protocol: "http1", statuses: (reduce inputs as $s ({}; .[$s] += 1))}' <"$WORK/http.out")"
+NGINX_PID=${PIDS[-1]}
+expect http.kcap "$(jq -Rn '{http1: {statuses: (reduce inputs as $s ({}; .[$s] += 1))}}' <"$WORK/http.out")"
 
 # --- postgres
 PORT=$(free_port)
@@ -95,8 +97,8 @@ runuser -u postgres -- "$PG_BIN/pg_ctl" -D "$WORK/pg/pg" -o "-p $PORT -k $WORK/p
 POSTMASTER=$(head -1 "$WORK/pg/pg/postmaster.pid")
 record postgres -p "$POSTMASTER" -- "$PG_BIN/pgbench" -h 127.0.0.1 -p "$PORT" -U postgres -t 10 -c 2 postgres
 T=$(grep -o 'actually processed: [0-9]*' "$WORK/postgres.out" | grep -o '[0-9]*$')
-expect postgres.kcap "{\"protocol\":\"postgres\",\"operations\":{\"BEGIN\":$T,\"INSERT\":$T,\"END\":$T}}"
-runuser -u postgres -- "$PG_BIN/pg_ctl" -D "$WORK/pg/pg" -m fast stop >/dev/null
+PG_PORT=$PORT
+expect postgres.kcap "{\"postgres\":{\"operations\":{\"BEGIN\":$T,\"INSERT\":$T,\"END\":$T}}}"
 
 # --- mysql (MariaDB)
 PORT=$(free_port)
@@ -108,7 +110,7 @@ record mysql -p "${PIDS[-1]}" -- mariadb-slap -h127.0.0.1 -P"$PORT" -uroot --cre
   --query='select 1 + 1' --concurrency=2 --iterations=1 --number-of-queries=100
 C=$(grep -o 'clients running queries: [0-9]*' "$WORK/mysql.out" | grep -o '[0-9]*$')
 Q=$(grep -o 'queries per client: [0-9]*' "$WORK/mysql.out" | grep -o '[0-9]*$')
-expect mysql.kcap "{\"protocol\":\"mysql\",\"operations\":{\"SELECT\":$((C * Q))}}"
+expect mysql.kcap "{\"mysql\":{\"operations\":{\"SELECT\":$((C * Q))}}}"
 
 # --- memcached
 PORT=$(free_port)
@@ -117,7 +119,7 @@ wait_port "$PORT"
 record memcached -p "${PIDS[-1]}" -- memcslap --servers="127.0.0.1:$PORT" --concurrency=2 --execute-number=100 --test=get
 SETS=$(grep -o 'Time to set *[0-9]* keys' "$WORK/memcached.out" | grep -o '[0-9]*')
 GETS=$(grep -o 'Time to get *[0-9]* keys' "$WORK/memcached.out" | grep -o '[0-9]* keys' | grep -o '[0-9]*')
-expect memcached.kcap "{\"protocol\":\"memcached\",\"operations\":{\"SET\":$SETS,\"GET\":$GETS}}"
+expect memcached.kcap "{\"memcached\":{\"operations\":{\"SET\":$SETS,\"GET\":$GETS}}}"
 
 # --- dns (dnsmasq + dig over UDP and TCP)
 PORT=$(free_port)
@@ -129,8 +131,26 @@ for mode in +notcp +tcp; do
   for q in "web.kcap.test A" "web.kcap.test AAAA" "nope.kcap.test A"; do DIGS+="dig @127.0.0.1 -p $PORT $mode $q; "; done
 done
 record dns -p "${PIDS[-1]}" -- sh -c "$DIGS"
+DNS_PORT=$PORT DNS_PID=${PIDS[-1]}
 expect dns.kcap "$(grep -o 'status: [A-Z]*' "$WORK/dns.out" | cut -d' ' -f2 \
-  | jq -Rn '{protocol: "dns", statuses: (reduce inputs as $s ({}; .[$s] += 1))}')"
+  | jq -Rn '{dns: {statuses: (reduce inputs as $s ({}; .[$s] += 1))}}')"
+
+# --- host: one recording of a small "application" that uses several of the servers above at once,
+#     the kind of capture attached to a bug report (the README's main example)
+APP=""
+for i in 1 2 3 4 5; do
+  APP+="dig @127.0.0.1 -p $DNS_PORT +short web.kcap.test A; "
+  APP+="curl -s -w '%{http_code}\\n' -o /dev/null $URL/ -o /dev/null $URL/missing; "
+  APP+="redis-cli -p $REDIS_PORT SET user:$i v$i; redis-cli -p $REDIS_PORT GET user:$i; "
+  APP+="psql -h 127.0.0.1 -p $PG_PORT -U postgres -Atc \"select 'bal=' || abalance from pgbench_accounts where aid = $i\" postgres; "
+done
+record host -p "$REDIS_PID" -p "$NGINX_PID" -p "$WORKER" -p "$POSTMASTER" -p "$DNS_PID" -- sh -c "$APP"
+H="$WORK/host.out"
+expect host.kcap "$(jq -n --argjson d "$(grep -cx '10.1.2.3' "$H")" --argjson ok "$(grep -cx '200' "$H")" \
+  --argjson nf "$(grep -cx '404' "$H")" --argjson set "$(grep -cx 'OK' "$H")" --argjson get "$(grep -cx 'v[0-9]' "$H")" \
+  --argjson sel "$(grep -cx 'bal=-\?[0-9]*' "$H")" \
+  '{dns: {statuses: {NOERROR: $d}}, http1: {statuses: {"200": $ok, "404": $nf}},
+    redis: {operations: {SET: $set, GET: $get}}, postgres: {operations: {SELECT: $sel}}}')"
 
 jq -S . <<<"$EXPECTED" >"$OUT/EXPECTED.json"
 ls -l "$OUT"/*.kcap

@@ -7,6 +7,7 @@
 import { endpointText } from '../probe/net.js';
 import type { L7Record } from '../protocols/index.js';
 import type { ConnContext, Peer } from './connections.js';
+import { resourceGroup } from './group.js';
 
 export interface LatencySummary {
   readonly count: number;
@@ -190,11 +191,12 @@ export class Aggregator {
     this.records++;
     let slots = this.slots.get(ctx);
     if (!slots) this.slots.set(ctx, (slots = this.resolve(ctx)));
-    const opKey = `${rec.operation}\0${rec.resource}`;
+    const resource = resourceGroup(rec.protocol, rec.resource);
+    const opKey = `${rec.operation}\0${resource}`;
     let op = slots.group.ops.get(opKey);
     if (!op) {
       const g = slots.group;
-      op = { key: { protocol: g.protocol, server: g.server, operation: rec.operation, resource: rec.resource }, procs: new ServerProcesses(), bucket: new Bucket() };
+      op = { key: { protocol: g.protocol, server: g.server, operation: rec.operation, resource }, procs: new ServerProcesses(), bucket: new Bucket() };
       g.ops.set(opKey, op);
     }
     op.procs.add(slots.serverProcess);

@@ -5,6 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { percentile } from '../../src/analyze/aggregate.js';
+import { resourceGroup } from '../../src/analyze/group.js';
 import { analyze } from '../../src/analyze/analyze.js';
 import type { EventSource, RawChunk } from '../../src/capture/source.js';
 import { REPORT_FORMAT, renderJson } from '../../src/report/json.js';
@@ -43,7 +44,7 @@ describe('connection tracking', () => {
     expect(r.connections.bothEndsJoined).toBe(1);
     expect(r.endpoints).toHaveLength(1);
     const ep = r.endpoints[0]!;
-    expect([ep.protocol, ep.server, ep.serverProcess, ep.operation, ep.resource]).toEqual(['http1', '127.0.0.1:8080', 'nginx[200]', 'GET', '/items/7']);
+    expect([ep.protocol, ep.server, ep.serverProcess, ep.operation, ep.resource]).toEqual(['http1', '127.0.0.1:8080', 'nginx[200]', 'GET', '/items/?']);
     expect(ep.statuses).toEqual([{ status: '200', count: 1 }, { status: '404', count: 1 }, { status: '500', count: 1 }]);
     expect(ep.errors).toBe(2); // HTTP 4xx and 5xx count as errors
     expect(r.serviceMap.map((e) => [e.client, e.server, e.count])).toEqual([['curl', '127.0.0.1:8080', 3]]);
@@ -121,5 +122,21 @@ describe('reports', () => {
     for (const title of ['PROTOCOLS', 'ENDPOINTS', 'SERVICE MAP', 'SLOWEST REQUESTS', 'TCP', 'INCOMPLETE DATA']) {
       expect(renderText(a)).toContain(title);
     }
+  });
+});
+
+describe('resource grouping', () => {
+  it('folds identifiers in paths and keys, and leaves everything else alone', () => {
+    const cases: [string, string, string][] = [
+      ['http1', '/items/7', '/items/?'],
+      ['http1', '/v1/users/123/orders/9f86d081884c7d65', '/v1/users/?/orders/?'],
+      ['http1', '/a.txt', '/a.txt'],
+      ['redis', 'user:42', 'user:?'],
+      ['redis', 'key:__rand_int__', 'key:__rand_int__'],
+      ['redis', 'session:550e8400-e29b-41d4-a716-446655440000', 'session:?'],
+      ['dns', 'web1.kcap.test', 'web1.kcap.test'],
+      ['postgres', 'select ? from t where id = 5', 'select ? from t where id = 5'],
+    ];
+    for (const [protocol, resource, group] of cases) expect(resourceGroup(protocol, resource), resource).toBe(group);
   });
 });
