@@ -5,11 +5,10 @@
  */
 import type { Command } from 'commander';
 import { analyze } from '../analyze/analyze.js';
-import { CaptureError, openCapture } from '../capture/index.js';
 import { PROTOCOLS } from '../protocols/index.js';
 import { renderJson } from '../report/json.js';
 import { renderText } from '../report/text.js';
-import { filterOf, parseCount, parseDurationNs } from './args.js';
+import { damageLines, filterOf, parseCount, parseDurationNs, withCapture } from './args.js';
 import { UserError } from './errors.js';
 
 interface AnalyzeFlags {
@@ -33,23 +32,15 @@ function protocolsOf(values: readonly string[] | undefined): string[] | undefine
 async function run(file: string, words: readonly string[], flags: AnalyzeFlags): Promise<void> {
   const filter = filterOf(words);
   const protocols = protocolsOf(flags.protocol);
-  try {
-    const source = await openCapture(file);
-    try {
-      const result = await analyze(source, {
-        top: flags.top, ...(filter ? { filter } : {}), ...(protocols ? { protocols } : {}),
-        ...(flags.from !== undefined ? { fromNs: flags.from } : {}), ...(flags.to !== undefined ? { toNs: flags.to } : {}),
-      });
-      const damaged = source.problems.map((p) => `damaged capture: ${p.message} (offset ${p.offset}, ${p.lostBytes} bytes unusable)`);
-      const withDamage = damaged.length ? { ...result, incomplete: { ...result.incomplete, problems: [...result.incomplete.problems, ...damaged] } } : result;
-      process.stdout.write(flags.json ? renderJson(withDamage) : renderText(withDamage));
-    } finally {
-      await source.close();
-    }
-  } catch (err) {
-    if (err instanceof CaptureError) throw new UserError(`${file}: ${err.message}`);
-    throw err;
-  }
+  await withCapture(file, async (source) => {
+    const result = await analyze(source, {
+      top: flags.top, ...(filter ? { filter } : {}), ...(protocols ? { protocols } : {}),
+      ...(flags.from !== undefined ? { fromNs: flags.from } : {}), ...(flags.to !== undefined ? { toNs: flags.to } : {}),
+    });
+    const damaged = damageLines(source);
+    const withDamage = damaged.length ? { ...result, incomplete: { ...result.incomplete, problems: [...result.incomplete.problems, ...damaged] } } : result;
+    process.stdout.write(flags.json ? renderJson(withDamage) : renderText(withDamage));
+  });
 }
 
 export function registerAnalyze(program: Command): void {

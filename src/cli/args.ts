@@ -3,6 +3,7 @@
  * the same way and reports a bad one the same way.
  */
 import { InvalidArgumentError } from 'commander';
+import { CaptureError, openCapture } from '../capture/index.js';
 import { FilterError, compileFilter, type Predicate } from '../filter/index.js';
 import { UserError } from './errors.js';
 
@@ -30,4 +31,26 @@ export function parseCount(text: string): number {
   const n = Number(text);
   if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError('expected a whole number');
   return n;
+}
+
+export type OpenedCapture = Awaited<ReturnType<typeof openCapture>>;
+
+/** Opens `file`, runs `fn`, closes; capture errors become one-line user errors naming the file. */
+export async function withCapture<T>(file: string, fn: (r: OpenedCapture) => Promise<T>): Promise<T> {
+  try {
+    const reader = await openCapture(file);
+    try {
+      return await fn(reader);
+    } finally {
+      await reader.close();
+    }
+  } catch (err) {
+    if (err instanceof CaptureError) throw new UserError(`${file}: ${err.message}`);
+    throw err;
+  }
+}
+
+/** What the reader found damaged, one line each, for a report or stderr. */
+export function damageLines(r: OpenedCapture): string[] {
+  return r.problems.map((p) => `damaged capture: ${p.message} (offset ${p.offset}, ${p.lostBytes} bytes unusable)`);
 }

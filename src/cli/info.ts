@@ -3,8 +3,8 @@
  * losses, compression), as aligned text or, with --json, as the CaptureSummary object.
  */
 import type { Command } from 'commander';
-import { CaptureError, openCapture, summarize, type CaptureSummary } from '../capture/index.js';
-import { UserError } from './errors.js';
+import { summarize, type CaptureSummary } from '../capture/index.js';
+import { withCapture } from './args.js';
 
 export function registerInfo(program: Command): void {
   program.command('info')
@@ -15,21 +15,6 @@ export function registerInfo(program: Command): void {
       const summary = await withCapture(file, summarize);
       process.stdout.write(opts.json ? `${JSON.stringify(summary, null, 2)}\n` : formatSummary(summary));
     });
-}
-
-/** Opens `file`, runs `fn`, closes; capture errors become one-line user errors naming the file. */
-async function withCapture<T>(file: string, fn: (r: Awaited<ReturnType<typeof openCapture>>) => Promise<T>): Promise<T> {
-  try {
-    const reader = await openCapture(file);
-    try {
-      return await fn(reader);
-    } finally {
-      await reader.close();
-    }
-  } catch (err) {
-    if (err instanceof CaptureError) throw new UserError(`${file}: ${err.message}`);
-    throw err;
-  }
 }
 
 function bytes(n: number): string {

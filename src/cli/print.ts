@@ -4,9 +4,8 @@
  * damage found go to stderr, so stdout is the same bytes for the same capture and filter.
  */
 import type { Command } from 'commander';
-import { CaptureError, openCapture } from '../capture/index.js';
 import { printEvents, statsText } from '../probe/print.js';
-import { filterOf } from './args.js';
+import { damageLines, filterOf, withCapture } from './args.js';
 import { UserError } from './errors.js';
 
 interface PrintFlags {
@@ -41,22 +40,14 @@ async function run(file: string, words: readonly string[], flags: PrintFlags): P
     if (err.code === 'EPIPE') process.exit(0);
     throw err;
   });
-  try {
-    const source = await openCapture(file);
-    try {
-      const stats = await printEvents(source, writeStdout, {
-        ...(filter ? { filter } : {}), json: flags.json ?? false, keepAll: flags.all ?? false, ignorePids,
-        payload: flags.hex ? 'hex' : flags.ascii ? 'ascii' : 'short',
-      });
-      const damage = source.problems.map((p) => `  damaged: ${p.message} (offset ${p.offset}, ${p.lostBytes} bytes unusable)`);
-      if (!flags.quiet) process.stderr.write(`${[statsText(stats), ...damage].join('\n')}\n`);
-    } finally {
-      await source.close();
-    }
-  } catch (err) {
-    if (err instanceof CaptureError) throw new UserError(`${file}: ${err.message}`);
-    throw err;
-  }
+  await withCapture(file, async (source) => {
+    const stats = await printEvents(source, writeStdout, {
+      ...(filter ? { filter } : {}), json: flags.json ?? false, keepAll: flags.all ?? false, ignorePids,
+      payload: flags.hex ? 'hex' : flags.ascii ? 'ascii' : 'short',
+    });
+    const damage = damageLines(source).map((l) => `  ${l}`);
+    if (!flags.quiet) process.stderr.write(`${[statsText(stats), ...damage].join('\n')}\n`);
+  });
 }
 
 export function registerPrint(program: Command): void {

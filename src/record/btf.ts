@@ -87,7 +87,6 @@ const PATH_PART = /^([A-Za-z_][A-Za-z0-9_]*)((?:\[\d+\])*)$/;
 export class KernelBtf {
   private readonly view: DataView;
   private readonly le: boolean;
-  private readonly typesStart: number;
   private readonly strStart: number;
   private readonly strLen: number;
   /** Byte offset (within the file) of type id i at index i; index 0 unused (void). */
@@ -117,7 +116,7 @@ export class KernelBtf {
     };
     const [typeStart, typeLen] = section('type', 8);
     const [strStart, strLen] = section('string', 16);
-    this.typesStart = typeStart;
+
     this.strStart = strStart;
     this.strLen = strLen;
     this.typeAt = this.indexTypes(typeStart, typeLen);
