@@ -79,6 +79,7 @@ class ProbeSet : public Napi::ObjectWrap<ProbeSet> {
         InstanceMethod<&ProbeSet::OpenRing>("openRing"),
         InstanceMethod<&ProbeSet::Drain>("drain"),
         InstanceMethod<&ProbeSet::Pending>("pending"),
+        InstanceMethod<&ProbeSet::Malformed>("malformed"),
         InstanceMethod<&ProbeSet::Close>("close"),
     });
   }
@@ -191,6 +192,10 @@ class ProbeSet : public Napi::ObjectWrap<ProbeSet> {
 
   Napi::Value Pending(const Napi::CallbackInfo& info) {
     return Napi::Number::New(info.Env(), ring_ ? static_cast<double>(ring_->pending()) : 0);
+  }
+
+  Napi::Value Malformed(const Napi::CallbackInfo& info) {
+    return Napi::Number::New(info.Env(), ring_ ? static_cast<double>(ring_->malformed()) : 0);
   }
 
   // close(): detaches every program and frees every map (in the background, see

@@ -25,16 +25,24 @@ INLINE struct stash *stash_put(const struct sys_enter_ctx *ctx, int nargs)
 	if (!cfg || !traced(cfg, bpf_get_current_pid_tgid() >> 32))
 		return 0;
 	__u32 tid = (__u32)bpf_get_current_pid_tgid();
-	struct stash s = {};
-	s.ts = bpf_ktime_get_boot_ns();
-	s.nr = ctx->nr;
+	/* A thread's entry is created once and then rewritten in place: replacing it through
+	 * bpf_map_update_elem would allocate and free an element on every syscall. */
+	struct stash *s = bpf_map_lookup_elem(&kcap_stash, &tid);
+	if (!s) {
+		struct stash init = {};
+		if (bpf_map_update_elem(&kcap_stash, &tid, &init, BPF_ANY))
+			return 0;
+		s = bpf_map_lookup_elem(&kcap_stash, &tid);
+		if (!s)
+			return 0;
+	}
+	s->ts = bpf_ktime_get_boot_ns();
+	s->nr = ctx->nr;
 #pragma unroll
 	for (int i = 0; i < 6; i++)
 		if (i < nargs)
-			s.args[i] = ctx->args[i];
-	if (bpf_map_update_elem(&kcap_stash, &tid, &s, BPF_ANY))
-		return 0;
-	return bpf_map_lookup_elem(&kcap_stash, &tid);
+			s->args[i] = ctx->args[i];
+	return s;
 }
 
 #define SYS_ENTER(n)                                            \
@@ -217,8 +225,9 @@ INLINE int mmsg_io(struct sys_exit_ctx *ctx, __u16 type)
 		r.pos = first_var;
 		/* data, addr */
 		add_msg(&r, &mm.m, snaplen(r.cfg, count ? mm.len : 0), MMSG_IOV_MAX);
-		rec_submit(&r);
+		rec_emit(&r);
 	}
+	*r.depth -= 1;
 	return 0;
 }
 _Static_assert(sizeof(struct kcap_evt_sendmmsg) == sizeof(struct kcap_evt_recvmmsg), "mmsg layouts");

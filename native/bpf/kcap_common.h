@@ -91,7 +91,11 @@ struct scratch {
 
 KCAP_MAP(kcap_cfg, BPF_MAP_TYPE_ARRAY, sizeof(__u32), sizeof(struct kcap_config), 1, 0);
 KCAP_MAP(kcap_ring, BPF_MAP_TYPE_RINGBUF, 0, 0, 0, 0);                           /* sized by the loader */
-KCAP_MAP(kcap_scratch, BPF_MAP_TYPE_ARRAY, sizeof(__u32), sizeof(struct scratch), 0, 0); /* one per CPU */
+/* Scratch slots: SCRATCH_DEPTH per CPU, because a raw tracepoint program (tcp_probe in softirq)
+ * can interrupt another program on the same CPU while it builds a record. */
+#define SCRATCH_DEPTH 4
+KCAP_MAP(kcap_scratch, BPF_MAP_TYPE_ARRAY, sizeof(__u32), sizeof(struct scratch), 0, 0); /* CPUs × depth */
+KCAP_MAP(kcap_depth, BPF_MAP_TYPE_PERCPU_ARRAY, sizeof(__u32), sizeof(__u32), 1, 0);
 KCAP_MAP(kcap_pids, BPF_MAP_TYPE_HASH, sizeof(__u32), sizeof(__u8), 65536, 0);
 KCAP_MAP(kcap_stash, BPF_MAP_TYPE_HASH, sizeof(__u32), sizeof(struct stash), 65536, 0);
 KCAP_MAP(kcap_lost, BPF_MAP_TYPE_PERCPU_ARRAY, sizeof(__u32), sizeof(__u64), 1, 0);
@@ -198,17 +202,34 @@ struct rec {
 	struct kcap_config *cfg;
 	struct stash *s; /* syscall events only */
 	__u8 *buf;
+	__u32 *depth;    /* this CPU's scratch nesting level, released by rec_submit */
 	__u32 lens;      /* offset of the var length array */
 	__u32 pos;       /* where the next var's bytes go */
 };
 
-/* Starts a record of `type` with `fixed` bytes of header + fixed fields and `nvars` vars. */
+INLINE void count_lost(void);
+
+/* Starts a record of `type` with `fixed` bytes of header + fixed fields and `nvars` vars, in the
+ * scratch slot of this CPU's current nesting level. Interrupting programs finish before the
+ * interrupted one resumes, so a level taken here is free again when rec_submit returns it. */
 INLINE int rec_begin(struct rec *r, struct kcap_config *cfg, __u16 type, __u32 fixed, __u32 nvars)
 {
+	__u32 zero = 0;
+	__u32 *depth = bpf_map_lookup_elem(&kcap_depth, &zero);
+	if (!depth)
+		return 0;
+	__u32 level = *depth;
+	if (level >= SCRATCH_DEPTH) {
+		count_lost();
+		return 0;
+	}
 	__u32 cpu = bpf_get_smp_processor_id();
-	__u8 *buf = bpf_map_lookup_elem(&kcap_scratch, &cpu);
+	__u32 slot = cpu * SCRATCH_DEPTH + level;
+	__u8 *buf = bpf_map_lookup_elem(&kcap_scratch, &slot);
 	if (!buf)
 		return 0;
+	*depth = level + 1;
+	r->depth = depth;
 	__u64 id = bpf_get_current_pid_tgid();
 	struct kcap_hdr *h = (struct kcap_hdr *)buf;
 	h->type = type;
@@ -310,9 +331,10 @@ INLINE void count_lost(void)
 		__sync_fetch_and_add(lost, 1);
 }
 
-/* Ships the record. The consumer polls, so records normally go out without a wakeup (a wakeup per
- * record costs more than the tracing itself); past wakeup_bytes pending it is woken explicitly. */
-INLINE void rec_submit(struct rec *r)
+/* Ships the record and keeps the scratch slot (sendmmsg emits several records from one).
+ * The consumer polls, so records normally go out without a wakeup (a wakeup per record costs
+ * more than the tracing itself); past wakeup_bytes pending it is woken explicitly. */
+INLINE void rec_emit(struct rec *r)
 {
 	__u32 len = bounded(r->pos);
 	((struct kcap_hdr *)r->buf)->len = len;
@@ -320,6 +342,13 @@ INLINE void rec_submit(struct rec *r)
 	__u64 flags = pending >= r->cfg->wakeup_bytes ? BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP;
 	if (bpf_ringbuf_output(&kcap_ring, r->buf, len, flags))
 		count_lost();
+}
+
+/* Ships the record and frees its scratch slot. */
+INLINE void rec_submit(struct rec *r)
+{
+	rec_emit(r);
+	*r->depth -= 1;
 }
 
 /* ---- syscall events ---- */

@@ -68,8 +68,9 @@ describeBpf('BPF probes: redis-server under redis-benchmark', () => {
     expect(completed).toBe(REQUESTS);
   });
 
-  it('loses no event', () => {
+  it('loses no event and drops no malformed record', () => {
     expect(probes.lostPerCpu()).toEqual(probes.lostPerCpu().map(() => 0));
+    expect(probes.stats().malformed).toBe(0);
   });
 
   it('every SET is a server read and a client write, on mirrored 4-tuples', () => {

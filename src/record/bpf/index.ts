@@ -30,6 +30,8 @@ export const BPF_OBJECT = `${PACKAGE_ROOT}native/bpf/kcap.bpf.o`;
 export const DEFAULT_SNAPLEN = 4096;
 export const DEFAULT_RING_BYTES = 64 << 20;
 const DEFAULT_DRAIN_BYTES = 4 << 20;
+/** Scratch slots per CPU (SCRATCH_DEPTH in native/bpf/kcap_common.h). */
+const SCRATCH_DEPTH = 4;
 
 export interface ProbeOptions {
   /** Payload bytes kept per I/O event (default 4096, at most 65536). */
@@ -63,6 +65,8 @@ export interface ProbeStats {
   readonly pendingBytes: number;
   /** Records the programs could not write (ring full), all CPUs. */
   readonly lost: number;
+  /** Records dropped while draining because they were not framed correctly (should stay 0). */
+  readonly malformed: number;
 }
 
 export interface Probes {
@@ -197,14 +201,16 @@ export function openProbes(options: ProbeOptions = {}): Probes {
   const offConfig = encodeConfig({ ...programConfig, filter: FilterMode.Off }, offsets);
   const cpus = possibleCpus();
   const set = wrapNative('loading the kcap BPF object', () =>
-    new addon.ProbeSet(readFileSync(BPF_OBJECT), { kcap_ring: ringBytes, kcap_scratch: cpus }, cpus));
+    new addon.ProbeSet(readFileSync(BPF_OBJECT), { kcap_ring: ringBytes, kcap_scratch: cpus * SCRATCH_DEPTH }, cpus));
   let closed = false;
   let drains = 0;
   let drainedBytes = 0;
+  let malformedAtClose = 0;
 
   const close = (): void => {
     if (closed) return;
     closed = true;
+    malformedAtClose = set.malformed();
     stopAndClose(set, offConfig);
     openSets.delete(set);
   };
@@ -259,6 +265,7 @@ export function openProbes(options: ProbeOptions = {}): Probes {
         drainedBytes,
         pendingBytes: closed ? 0 : set.pending(),
         lost: lostPerCpu().reduce((a, b) => a + b, 0),
+        malformed: closed ? malformedAtClose : set.malformed(),
       };
     },
     close,

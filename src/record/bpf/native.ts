@@ -19,6 +19,8 @@ export interface NativeProbeSet {
   openRing(map: string): void;
   drain(maxBytes: number): Buffer | null;
   pending(): number;
+  /** Records dropped by the drain because their length field disagreed with the ring's. */
+  malformed(): number;
   close(): void;
 }
 

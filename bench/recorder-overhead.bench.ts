@@ -1,0 +1,119 @@
+/**
+ * What recording costs a traced workload: redis-benchmark throughput against redis-server on
+ * loopback without probes, then with kcap's probes attached (all processes, and only the redis
+ * pair), drained every 5 ms by this process as the recorder does. Prints requests/s, the traced
+ * share of untraced throughput, events/s, bytes/s and lost events, and the command.
+ *
+ *   npx tsx bench/recorder-overhead.bench.ts [requests=200000] [runs=3] [snaplen=4096]
+ */
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { cpus, release, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createServer } from 'node:net';
+import { checkBpfSupport, openProbes, type ProbeOptions, type Probes } from '../src/record/bpf/index.js';
+
+const requests = Number(process.argv[2] ?? 200_000);
+const runs = Number(process.argv[3] ?? 3);
+const snaplen = Number(process.argv[4] ?? 4096);
+
+interface Run {
+  rps: number;
+  seconds: number;
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const s = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as { port: number };
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+/** One redis-benchmark run (async, so this process keeps draining meanwhile). */
+function benchmark(port: number): Promise<Run> {
+  return new Promise((resolve, reject) => {
+    const t0 = performance.now();
+    const child = spawn('redis-benchmark', ['-p', String(port), '-n', String(requests), '-c', '10', '-t', 'get,set', '--csv']);
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => { out += d.toString(); });
+    child.once('exit', (code) => {
+      if (code !== 0) return reject(new Error(`redis-benchmark exited ${code}`));
+      const rps = [...out.matchAll(/^"(?:SET|GET)","([\d.]+)"/gm)].map((m) => Number(m[1]));
+      resolve({ rps: rps.reduce((a, b) => a + b, 0) / rps.length, seconds: (performance.now() - t0) / 1000 });
+    });
+  });
+}
+
+/** Records in a drained buffer (each starts with its u32 length). */
+function countRecords(b: Buffer): number {
+  let n = 0;
+  for (let off = 0; off + 24 <= b.length; off += b.readUInt32LE(off)) {
+    if (b.readUInt32LE(off) < 24) throw new Error(`record framing lost at offset ${off}`);
+    n++;
+  }
+  return n;
+}
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+
+async function traced(port: number, options: ProbeOptions): Promise<{ rps: number; eventsPerSec: number; mibPerSec: number; lost: number }> {
+  const probes: Probes = openProbes({ snaplen, ...options });
+  let events = 0;
+  let bytes = 0;
+  const drain = () => {
+    for (let b = probes.drain(); b; b = probes.drain()) {
+      events += countRecords(b);
+      bytes += b.length;
+    }
+  };
+  const timer = setInterval(drain, 5);
+  const results: Run[] = [];
+  try {
+    for (let i = 0; i < runs; i++) results.push(await benchmark(port));
+  } finally {
+    clearInterval(timer);
+    drain();
+  }
+  const seconds = results.reduce((n, r) => n + r.seconds, 0);
+  const { lost, malformed } = probes.stats();
+  probes.close();
+  if (malformed) throw new Error(`${malformed} malformed records`);
+  return { rps: median(results.map((r) => r.rps)), eventsPerSec: events / seconds, mibPerSec: bytes / seconds / 2 ** 20, lost };
+}
+
+async function main(): Promise<void> {
+  const support = checkBpfSupport();
+  if (!support.ok) throw new Error(`cannot measure: ${support.reason}`);
+  execFileSync('bash', ['scripts/ensure-packages.sh', 'redis-server', 'redis-tools'], { stdio: 'inherit' });
+  const dir = mkdtempSync(join(tmpdir(), 'kcap-bench-'));
+  const port = await freePort();
+  const server = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir], { stdio: 'ignore' });
+  try {
+    for (let i = 0; i < 100 && spawnSync('redis-cli', ['-p', String(port), 'ping']).stdout?.toString().trim() !== 'PONG'; i++) {
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    const base: Run[] = [];
+    for (let i = 0; i < runs; i++) base.push(await benchmark(port));
+    const baseRps = median(base.map((r) => r.rps));
+    console.log(`kcap recorder overhead — ${cpus().length} × ${cpus()[0]?.model ?? '?'}, Linux ${release()}, node ${process.version}`);
+    console.log(`command: npx tsx bench/recorder-overhead.bench.ts ${requests} ${runs} ${snaplen}`);
+    console.log(`redis-benchmark -n ${requests} -c 10 -t get,set, median of ${runs} runs, snaplen ${snaplen}`);
+    console.log(`${'untraced'.padEnd(28)} ${baseRps.toFixed(0).padStart(8)} req/s`);
+    const modes: Array<[string, ProbeOptions]> = [
+      ['traced, all processes', {}],
+      ['traced, redis pids only', { pids: [server.pid!] }],
+    ];
+    for (const [label, options] of modes) {
+      const t = await traced(port, options);
+      console.log(`${label.padEnd(28)} ${t.rps.toFixed(0).padStart(8)} req/s  ${(100 * t.rps / baseRps).toFixed(1).padStart(5)} % of untraced  `
+        + `${t.eventsPerSec.toFixed(0).padStart(8)} events/s  ${t.mibPerSec.toFixed(1).padStart(6)} MiB/s  lost ${t.lost}`);
+    }
+  } finally {
+    server.kill('SIGTERM');
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+await main();
