@@ -4,6 +4,9 @@
  * pair), drained every 5 ms by this process as the recorder does. Prints requests/s, the traced
  * share of untraced throughput, events/s, bytes/s and lost events, and the command.
  *
+ * Runs alternate (untraced, traced all, traced pids, untraced, …) so drift in a shared machine's
+ * load hits every mode alike; between runs it waits until the previous probes are fully detached.
+ *
  *   npx tsx bench/recorder-overhead.bench.ts [requests=200000] [runs=3] [snaplen=4096]
  */
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
@@ -11,7 +14,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { cpus, release, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createServer } from 'node:net';
-import { checkBpfSupport, openProbes, type ProbeOptions, type Probes } from '../src/record/bpf/index.js';
+import { checkBpfSupport, loadedProgramNames, openProbes, type ProbeOptions, type Probes } from '../src/record/bpf/index.js';
 
 const requests = Number(process.argv[2] ?? 200_000);
 const runs = Number(process.argv[3] ?? 3);
@@ -58,7 +61,19 @@ function countRecords(b: Buffer): number {
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
-async function traced(port: number, options: ProbeOptions): Promise<{ rps: number; eventsPerSec: number; mibPerSec: number; lost: number }> {
+interface Traced {
+  rps: number;
+  eventsPerSec: number;
+  mibPerSec: number;
+  lost: number;
+}
+
+/** Waits until no kcap program is loaded any more (close() detaches in the background). */
+async function detached(): Promise<void> {
+  while (loadedProgramNames().some((n) => n.startsWith('kcap_'))) await new Promise((r) => setTimeout(r, 100));
+}
+
+async function traced(port: number, options: ProbeOptions): Promise<Traced> {
   const probes: Probes = openProbes({ snaplen, ...options });
   let events = 0;
   let bytes = 0;
@@ -69,18 +84,25 @@ async function traced(port: number, options: ProbeOptions): Promise<{ rps: numbe
     }
   };
   const timer = setInterval(drain, 5);
-  const results: Run[] = [];
+  let run: Run;
   try {
-    for (let i = 0; i < runs; i++) results.push(await benchmark(port));
+    run = await benchmark(port);
   } finally {
     clearInterval(timer);
     drain();
   }
-  const seconds = results.reduce((n, r) => n + r.seconds, 0);
   const { lost, malformed } = probes.stats();
   probes.close();
+  await detached();
   if (malformed) throw new Error(`${malformed} malformed records`);
-  return { rps: median(results.map((r) => r.rps)), eventsPerSec: events / seconds, mibPerSec: bytes / seconds / 2 ** 20, lost };
+  return { rps: run.rps, eventsPerSec: events / run.seconds, mibPerSec: bytes / run.seconds / 2 ** 20, lost };
+}
+
+function summary(label: string, ts: Traced[], baseRps: number): string {
+  const rps = median(ts.map((t) => t.rps));
+  return `${label.padEnd(28)} ${rps.toFixed(0).padStart(8)} req/s  ${(100 * rps / baseRps).toFixed(1).padStart(5)} % of untraced  `
+    + `${median(ts.map((t) => t.eventsPerSec)).toFixed(0).padStart(8)} events/s  `
+    + `${median(ts.map((t) => t.mibPerSec)).toFixed(1).padStart(6)} MiB/s  lost ${ts.reduce((n, t) => n + t.lost, 0)}`;
 }
 
 async function main(): Promise<void> {
@@ -94,22 +116,23 @@ async function main(): Promise<void> {
     for (let i = 0; i < 100 && spawnSync('redis-cli', ['-p', String(port), 'ping']).stdout?.toString().trim() !== 'PONG'; i++) {
       await new Promise((r) => setTimeout(r, 50));
     }
-    const base: Run[] = [];
-    for (let i = 0; i < runs; i++) base.push(await benchmark(port));
-    const baseRps = median(base.map((r) => r.rps));
-    console.log(`kcap recorder overhead — ${cpus().length} × ${cpus()[0]?.model ?? '?'}, Linux ${release()}, node ${process.version}`);
-    console.log(`command: npx tsx bench/recorder-overhead.bench.ts ${requests} ${runs} ${snaplen}`);
-    console.log(`redis-benchmark -n ${requests} -c 10 -t get,set, median of ${runs} runs, snaplen ${snaplen}`);
-    console.log(`${'untraced'.padEnd(28)} ${baseRps.toFixed(0).padStart(8)} req/s`);
+    await detached();
     const modes: Array<[string, ProbeOptions]> = [
       ['traced, all processes', {}],
-      ['traced, redis pids only', { pids: [server.pid!] }],
+      ['traced, redis-server only', { pids: [server.pid!] }],
     ];
-    for (const [label, options] of modes) {
-      const t = await traced(port, options);
-      console.log(`${label.padEnd(28)} ${t.rps.toFixed(0).padStart(8)} req/s  ${(100 * t.rps / baseRps).toFixed(1).padStart(5)} % of untraced  `
-        + `${t.eventsPerSec.toFixed(0).padStart(8)} events/s  ${t.mibPerSec.toFixed(1).padStart(6)} MiB/s  lost ${t.lost}`);
+    const base: number[] = [];
+    const results = modes.map((): Traced[] => []);
+    for (let i = 0; i < runs; i++) {
+      base.push((await benchmark(port)).rps);
+      for (const [m, [, options]] of modes.entries()) results[m]!.push(await traced(port, options));
     }
+    const baseRps = median(base);
+    console.log(`kcap recorder overhead — ${cpus().length} × ${cpus()[0]?.model ?? '?'}, Linux ${release()}, node ${process.version}`);
+    console.log(`command: npx tsx bench/recorder-overhead.bench.ts ${requests} ${runs} ${snaplen}`);
+    console.log(`redis-benchmark -n ${requests} -c 10 -t get,set, median of ${runs} alternating runs, snaplen ${snaplen}`);
+    console.log(`${'untraced'.padEnd(28)} ${baseRps.toFixed(0).padStart(8)} req/s  (runs: ${base.map((r) => r.toFixed(0)).join(', ')})`);
+    for (const [m, [label]] of modes.entries()) console.log(summary(label, results[m]!, baseRps));
   } finally {
     server.kill('SIGTERM');
     rmSync(dir, { recursive: true, force: true });
