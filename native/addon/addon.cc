@@ -71,7 +71,6 @@ class ProbeSet : public Napi::ObjectWrap<ProbeSet> {
  public:
   static Napi::Function Init(Napi::Env env) {
     return DefineClass(env, "ProbeSet", {
-        InstanceMethod<&ProbeSet::Programs>("programs"),
         InstanceMethod<&ProbeSet::Attach>("attach"),
         InstanceMethod<&ProbeSet::MapUpdate>("mapUpdate"),
         InstanceMethod<&ProbeSet::MapLookup>("mapLookup"),
@@ -107,13 +106,6 @@ class ProbeSet : public Napi::ObjectWrap<ProbeSet> {
   }
 
  private:
-  // programs(): names of the programs in the object.
-  Napi::Value Programs(const Napi::CallbackInfo& info) {
-    Napi::Array out = Napi::Array::New(info.Env(), obj_.progs.size());
-    for (size_t i = 0; i < obj_.progs.size(); i++) out.Set(i, obj_.progs[i].name);
-    return out;
-  }
-
   // attach(program: string, target: number | string): a number is a tracefs tracepoint id
   // (tracepoint programs), a string a raw tracepoint name. Loads the program on first use.
   Napi::Value Attach(const Napi::CallbackInfo& info) {

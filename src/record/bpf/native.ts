@@ -10,7 +10,6 @@ import { fileURLToPath } from 'node:url';
 export const PACKAGE_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 
 export interface NativeProbeSet {
-  programs(): string[];
   /** A number is a tracefs tracepoint id, a string a raw tracepoint name. */
   attach(program: string, target: number | string): void;
   mapUpdate(map: string, key: Buffer, value: Buffer): void;
