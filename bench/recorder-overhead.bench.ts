@@ -14,7 +14,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { cpus, release, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createServer } from 'node:net';
-import { checkBpfSupport, loadedProgramNames, openProbes, type ProbeOptions, type Probes } from '../src/record/bpf/index.js';
+import { checkBpfSupport, loadedPrograms, openProbes, type ProbeOptions, type Probes } from '../src/record/bpf/index.js';
 
 const requests = Number(process.argv[2] ?? 200_000);
 const runs = Number(process.argv[3] ?? 3);
@@ -70,7 +70,7 @@ interface Traced {
 
 /** Waits until no kcap program is loaded any more (close() detaches in the background). */
 async function detached(): Promise<void> {
-  while (loadedProgramNames().some((n) => n.startsWith('kcap_'))) await new Promise((r) => setTimeout(r, 100));
+  while (loadedPrograms().some((p) => p.name.startsWith('kcap_'))) await new Promise((r) => setTimeout(r, 100));
 }
 
 async function traced(port: number, options: ProbeOptions): Promise<Traced> {

@@ -260,13 +260,18 @@ Napi::Value ClockAnchor(const Napi::CallbackInfo& info) {
   return out;
 }
 
-// loadedProgramNames(): names of every BPF program in the system.
-Napi::Value LoadedProgramNames(const Napi::CallbackInfo& info) {
+// loadedPrograms(): [{ id, name }] of every BPF program in the system.
+Napi::Value LoadedPrograms(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   return guarded(env, [&]() -> Napi::Value {
-    auto names = kcap::loaded_program_names();
-    Napi::Array out = Napi::Array::New(env, names.size());
-    for (size_t i = 0; i < names.size(); i++) out.Set(i, names[i]);
+    auto progs = kcap::loaded_programs();
+    Napi::Array out = Napi::Array::New(env, progs.size());
+    for (size_t i = 0; i < progs.size(); i++) {
+      Napi::Object p = Napi::Object::New(env);
+      p.Set("id", progs[i].id);
+      p.Set("name", progs[i].name);
+      out.Set(i, p);
+    }
     return out;
   });
 }
@@ -274,7 +279,7 @@ Napi::Value LoadedProgramNames(const Napi::CallbackInfo& info) {
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("ProbeSet", ProbeSet::Init(env));
   exports.Set("clockAnchor", Napi::Function::New(env, ClockAnchor));
-  exports.Set("loadedProgramNames", Napi::Function::New(env, LoadedProgramNames));
+  exports.Set("loadedPrograms", Napi::Function::New(env, LoadedPrograms));
   return exports;
 }
 

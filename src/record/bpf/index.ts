@@ -96,9 +96,9 @@ export function clockAnchor(): { bootNs: bigint; realtimeNs: bigint } {
   return { bootNs, realtimeNs };
 }
 
-/** Names of all BPF programs loaded in the system (kcap's start with "kcap_"). */
-export function loadedProgramNames(): string[] {
-  return wrapNative('listing BPF programs', () => addonOrThrow().loadedProgramNames());
+/** All BPF programs loaded in the system (kcap's names start with "kcap_"), for leak checks. */
+export function loadedPrograms(): Array<{ id: number; name: string }> {
+  return wrapNative('listing BPF programs', () => addonOrThrow().loadedPrograms());
 }
 
 /** Number of possible CPUs (per-CPU map values have one slot each). */

@@ -26,7 +26,7 @@ export interface NativeProbeSet {
 export interface NativeAddon {
   ProbeSet: new (object: Buffer, mapSizes: Record<string, number>, possibleCpus: number) => NativeProbeSet;
   clockAnchor(): [bigint, bigint];
-  loadedProgramNames(): string[];
+  loadedPrograms(): Array<{ id: number; name: string }>;
 }
 
 let cached: NativeAddon | string | undefined;
