@@ -6,11 +6,13 @@
  *
  * Runs alternate (untraced, traced all, traced pids, untraced, …) so drift in a shared machine's
  * load hits every mode alike; between runs it waits until the previous probes are fully detached.
+ * With kernel.bpf_stats_enabled on for the run, it also prints the time spent inside kcap's
+ * programs per recorded event, a figure the machine's other load does not distort.
  *
  *   npx tsx bench/recorder-overhead.bench.ts [requests=200000] [runs=3] [snaplen=4096]
  */
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, release, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createServer } from 'node:net';
@@ -66,7 +68,15 @@ interface Traced {
   eventsPerSec: number;
   mibPerSec: number;
   lost: number;
+  /** ns spent in kcap's programs (enter, exit, filtered-out runs) per recorded event. */
+  bpfNsPerEvent: number;
+  /** The costliest programs: name, average ns per run, runs. */
+  top: Array<[string, number, number]>;
 }
+
+const BPF_STATS = '/proc/sys/kernel/bpf_stats_enabled';
+
+const kcapIds = () => new Set(loadedPrograms().filter((p) => p.name.startsWith('kcap_')).map((p) => p.id));
 
 /** Waits until no kcap program is loaded any more (close() detaches in the background). */
 async function detached(): Promise<void> {
@@ -74,7 +84,9 @@ async function detached(): Promise<void> {
 }
 
 async function traced(port: number, options: ProbeOptions): Promise<Traced> {
+  const before = kcapIds();
   const probes: Probes = openProbes({ snaplen, ...options });
+  const ours = new Set([...kcapIds()].filter((id) => !before.has(id)));
   let events = 0;
   let bytes = 0;
   const drain = () => {
@@ -92,17 +104,23 @@ async function traced(port: number, options: ProbeOptions): Promise<Traced> {
     drain();
   }
   const { lost, malformed } = probes.stats();
+  const progs = loadedPrograms().filter((p) => ours.has(p.id) && p.runCount > 0);
   probes.close();
   await detached();
   if (malformed) throw new Error(`${malformed} malformed records`);
-  return { rps: run.rps, eventsPerSec: events / run.seconds, mibPerSec: bytes / run.seconds / 2 ** 20, lost };
+  const bpfNs = progs.reduce((n, p) => n + p.runTimeNs, 0);
+  const top = progs.sort((a, b) => b.runTimeNs - a.runTimeNs).slice(0, 5)
+    .map((p): [string, number, number] => [p.name, p.runTimeNs / p.runCount, p.runCount]);
+  return { rps: run.rps, eventsPerSec: events / run.seconds, mibPerSec: bytes / run.seconds / 2 ** 20, lost, bpfNsPerEvent: bpfNs / events, top };
 }
 
 function summary(label: string, ts: Traced[], baseRps: number): string {
   const rps = median(ts.map((t) => t.rps));
   return `${label.padEnd(28)} ${rps.toFixed(0).padStart(8)} req/s  ${(100 * rps / baseRps).toFixed(1).padStart(5)} % of untraced  `
     + `${median(ts.map((t) => t.eventsPerSec)).toFixed(0).padStart(8)} events/s  `
-    + `${median(ts.map((t) => t.mibPerSec)).toFixed(1).padStart(6)} MiB/s  lost ${ts.reduce((n, t) => n + t.lost, 0)}`;
+    + `${median(ts.map((t) => t.mibPerSec)).toFixed(1).padStart(6)} MiB/s  lost ${ts.reduce((n, t) => n + t.lost, 0)}  `
+    + `${median(ts.map((t) => t.bpfNsPerEvent)).toFixed(0)} ns in BPF per event\n`
+    + ts[ts.length - 1]!.top.map(([name, ns, runs]) => `      ${name.padEnd(18)} ${ns.toFixed(0).padStart(5)} ns/run  ${runs} runs`).join('\n');
 }
 
 async function main(): Promise<void> {
@@ -111,6 +129,8 @@ async function main(): Promise<void> {
   execFileSync('bash', ['scripts/ensure-packages.sh', 'redis-server', 'redis-tools'], { stdio: 'inherit' });
   const dir = mkdtempSync(join(tmpdir(), 'kcap-bench-'));
   const port = await freePort();
+  const statsWas = readFileSync(BPF_STATS, 'utf8').trim();
+  writeFileSync(BPF_STATS, '1');
   const server = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir], { stdio: 'ignore' });
   try {
     for (let i = 0; i < 100 && spawnSync('redis-cli', ['-p', String(port), 'ping']).stdout?.toString().trim() !== 'PONG'; i++) {
@@ -134,6 +154,7 @@ async function main(): Promise<void> {
     console.log(`${'untraced'.padEnd(28)} ${baseRps.toFixed(0).padStart(8)} req/s  (runs: ${base.map((r) => r.toFixed(0)).join(', ')})`);
     for (const [m, [label]] of modes.entries()) console.log(summary(label, results[m]!, baseRps));
   } finally {
+    writeFileSync(BPF_STATS, statsWas);
     server.kill('SIGTERM');
     rmSync(dir, { recursive: true, force: true });
   }

@@ -260,7 +260,7 @@ Napi::Value ClockAnchor(const Napi::CallbackInfo& info) {
   return out;
 }
 
-// loadedPrograms(): [{ id, name }] of every BPF program in the system.
+// loadedPrograms(): [{ id, name, runTimeNs, runCount }] of every BPF program in the system.
 Napi::Value LoadedPrograms(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   return guarded(env, [&]() -> Napi::Value {
@@ -270,6 +270,8 @@ Napi::Value LoadedPrograms(const Napi::CallbackInfo& info) {
       Napi::Object p = Napi::Object::New(env);
       p.Set("id", progs[i].id);
       p.Set("name", progs[i].name);
+      p.Set("runTimeNs", static_cast<double>(progs[i].run_time_ns));
+      p.Set("runCount", static_cast<double>(progs[i].run_cnt));
       out.Set(i, p);
     }
     return out;

@@ -157,7 +157,7 @@ std::vector<LoadedProgram> loaded_programs() {
     q.info.bpf_fd = static_cast<uint32_t>(prog.get());
     q.info.info_len = sizeof(info);
     q.info.info = ptr(&info);
-    if (sys_bpf(BPF_OBJ_GET_INFO_BY_FD, &q) == 0) progs.push_back({id, info.name});
+    if (sys_bpf(BPF_OBJ_GET_INFO_BY_FD, &q) == 0) progs.push_back({id, info.name, info.run_time_ns, info.run_cnt});
   }
   return progs;
 }

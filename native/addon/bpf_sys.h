@@ -59,6 +59,8 @@ Fd attach_raw_tracepoint(int prog_fd, const std::string& name);
 struct LoadedProgram {
   uint32_t id;
   std::string name;
+  uint64_t run_time_ns;  // totals while kernel.bpf_stats_enabled = 1
+  uint64_t run_cnt;
 };
 // Every BPF program loaded in the system (for leak checks).
 std::vector<LoadedProgram> loaded_programs();

@@ -45,9 +45,15 @@ const F_DUPFD_CLOEXEC = 1030;
 const data = (r: DecodedRecord, v = 'data') => Buffer.from((r.vars[v] as Uint8Array | undefined) ?? []);
 const sockaddrPort = (sa: Buffer) => (sa.length >= 4 ? sa.readUInt16BE(2) : -1);
 
+/** What the Python program reports (its stdout, JSON). */
+interface Got {
+  fd: number; dup: number; dup2: number; dup3: number; dupfd: number; pair: [number, number];
+  port: number; listen: number; client: number; conn: number; cport: number; sent: number; uport: number; usrc: number;
+}
+
 describeBpf('BPF probes: every syscall family', () => {
   let dir: string;
-  let got: Record<string, number & number[]>;
+  let got: Got;
   let recs: DecodedRecord[] = [];
   const one = (name: string, pred: (r: DecodedRecord) => boolean = () => true) => {
     const found = recs.filter((r) => r.name === name && pred(r));
@@ -64,7 +70,7 @@ describeBpf('BPF probes: every syscall family', () => {
     try {
       const t = spawnTraced(`/usr/bin/python3 ${dir}/sc.py ${dir}`, probes);
       expect(await t.exited).toBe(0);
-      got = JSON.parse(t.stdout());
+      got = JSON.parse(t.stdout()) as Got;
       await drainAll(probes, chunks);
     } finally {
       probes.close();

@@ -19,12 +19,13 @@ import { readKernelBtf, type KernelBtf } from '../btf.js';
 import { attachPlan, syscallArgCount, type Attachment } from './attach.js';
 import { encodeConfig, FilterMode, resolveOffsets, offsetSpecs, ARGS_MAX } from './config.js';
 import { BpfError, wrapNative } from './errors.js';
-import { loadAddon, PACKAGE_ROOT, type NativeAddon, type NativeProbeSet } from './native.js';
+import { loadAddon, PACKAGE_ROOT, type LoadedProgram, type NativeAddon, type NativeProbeSet } from './native.js';
 import { checkBpfSupport, BTF_PATH } from './support.js';
 
 export { BpfError } from './errors.js';
 export { checkBpfSupport, type BpfSupport } from './support.js';
 export { SNAP_MAX } from './config.js';
+export type { LoadedProgram } from './native.js';
 
 export const BPF_OBJECT = `${PACKAGE_ROOT}native/bpf/kcap.bpf.o`;
 export const DEFAULT_SNAPLEN = 4096;
@@ -96,8 +97,9 @@ export function clockAnchor(): { bootNs: bigint; realtimeNs: bigint } {
   return { bootNs, realtimeNs };
 }
 
-/** All BPF programs loaded in the system (kcap's names start with "kcap_"), for leak checks. */
-export function loadedPrograms(): Array<{ id: number; name: string }> {
+/** All BPF programs loaded in the system (kcap's names start with "kcap_"), for leak checks and
+ * per-program cost (runTimeNs / runCount, counted while kernel.bpf_stats_enabled is 1). */
+export function loadedPrograms(): LoadedProgram[] {
   return wrapNative('listing BPF programs', () => addonOrThrow().loadedPrograms());
 }
 

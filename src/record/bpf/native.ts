@@ -23,10 +23,18 @@ export interface NativeProbeSet {
   close(): void;
 }
 
+export interface LoadedProgram {
+  readonly id: number;
+  readonly name: string;
+  /** Time spent in the program and runs, counted while kernel.bpf_stats_enabled is 1. */
+  readonly runTimeNs: number;
+  readonly runCount: number;
+}
+
 export interface NativeAddon {
   ProbeSet: new (object: Buffer, mapSizes: Record<string, number>, possibleCpus: number) => NativeProbeSet;
   clockAnchor(): [bigint, bigint];
-  loadedPrograms(): Array<{ id: number; name: string }>;
+  loadedPrograms(): LoadedProgram[];
 }
 
 let cached: NativeAddon | string | undefined;
