@@ -615,17 +615,31 @@ int kcap_sock_set_state(struct bpf_raw_tracepoint_args *ctx)
 	return 0;
 }
 
-/* tcp_probe(struct sock *sk, struct sk_buff *skb) */
+/* Whether this socket's tcp_probe is due: tcp_probe fires for every segment, which would double
+ * the event rate of a busy connection for a value (the RTT) that changes slowly. */
+INLINE int probe_due(const struct kcap_config *cfg, __u64 sk)
+{
+	if (!cfg->tcp_probe_interval_ns)
+		return 1;
+	__u64 now = bpf_ktime_get_boot_ns();
+	__u64 *last = bpf_map_lookup_elem(&kcap_probe_last, &sk);
+	if (last && now - *last < cfg->tcp_probe_interval_ns)
+		return 0;
+	bpf_map_update_elem(&kcap_probe_last, &sk, &now, BPF_ANY);
+	return 1;
+}
+
+/* tcp_probe(struct sock *sk, struct sk_buff *skb), at most once per socket per interval */
 SEC("raw_tracepoint/tcp_probe")
 int kcap_tcp_probe(struct bpf_raw_tracepoint_args *ctx)
 {
 	struct kcap_config *cfg = config();
+	__u64 sk = ctx->args[0];
 	struct rec r;
-	if (!cfg || !traced(cfg, bpf_get_current_pid_tgid() >> 32) ||
+	if (!cfg || !traced(cfg, bpf_get_current_pid_tgid() >> 32) || !probe_due(cfg, sk) ||
 	    !rec_begin(&r, cfg, KCAP_EVT_TCP_PROBE, sizeof(struct kcap_evt_tcp_probe), 0))
 		return 0;
 	struct kcap_evt_tcp_probe *e = (struct kcap_evt_tcp_probe *)r.buf;
-	__u64 sk = ctx->args[0];
 	/* tuple */
 	sock_tuple(&cfg->off, sk, (struct kcap_tuple *)&e->ino);
 	/* srtt_us (the kernel keeps it shifted left by 3), snd_cwnd, snd_wnd, rcv_wnd */

@@ -99,6 +99,8 @@ KCAP_MAP(kcap_depth, BPF_MAP_TYPE_PERCPU_ARRAY, sizeof(__u32), sizeof(__u32), 1,
 KCAP_MAP(kcap_pids, BPF_MAP_TYPE_HASH, sizeof(__u32), sizeof(__u8), 65536, 0);
 KCAP_MAP(kcap_stash, BPF_MAP_TYPE_HASH, sizeof(__u32), sizeof(struct stash), 65536, 0);
 KCAP_MAP(kcap_lost, BPF_MAP_TYPE_PERCPU_ARRAY, sizeof(__u32), sizeof(__u64), 1, 0);
+/* struct sock address → boot ns of its last tcp_probe record (rate limit per socket). */
+KCAP_MAP(kcap_probe_last, BPF_MAP_TYPE_LRU_HASH, sizeof(__u64), sizeof(__u64), 16384, 0);
 
 INLINE struct kcap_config *config(void)
 {

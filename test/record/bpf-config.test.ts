@@ -10,7 +10,7 @@ import { attachPlan } from '../../src/record/bpf/attach.js';
 import { EVENT_SCHEMA } from '../../src/schema/events.generated.js';
 
 const header = readFileSync(CONFIG_HEADER, 'utf8');
-const base = { snaplen: 4096, selfPid: 1234, filter: FilterMode.Comm, followChildren: true, wakeupBytes: 1 << 20, comm: 'nginx', argsMax: 4096 };
+const base = { snaplen: 4096, selfPid: 1234, filter: FilterMode.Comm, followChildren: true, wakeupBytes: 1 << 20, comm: 'nginx', argsMax: 4096, tcpProbeIntervalNs: 10_000_000 };
 
 describe('BPF config encoding', () => {
   it('reads every X(...) line of KCAP_OFFSETS, in order', () => {
@@ -34,6 +34,7 @@ describe('BPF config encoding', () => {
     expect(b.readBigUInt64LE(at('wakeup_bytes'))).toBe(1n << 20n);
     expect(b.subarray(at('comm\\[16\\]'), at('comm\\[16\\]') + 16).toString('latin1')).toBe('nginx'.padEnd(16, '\0'));
     expect(b.readUInt32LE(at('n_offsets'))).toBe(offsets.length);
+    expect(b.readBigUInt64LE(at('tcp_probe_interval_ns'))).toBe(10_000_000n);
     const off = /struct kcap_offsets off;\s*\/\* @(\d+)/.exec(header)![1];
     expect(b.readUInt32LE(Number(off) + 4 * 3)).toBe(1003);
   });

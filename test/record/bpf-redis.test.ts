@@ -84,6 +84,20 @@ describeBpf('BPF probes: redis-server under redis-benchmark', () => {
     expect(serverPeers.size).toBeGreaterThanOrEqual(10); // -c 10 connections
   });
 
+  it('samples each connection\'s RTT with tcp_probe at most every 10 ms', () => {
+    const probes = records.filter((r) => r.name === 'tcp_probe' && (r.fields.lport === port || r.fields.rport === port));
+    expect(probes.length).toBeGreaterThan(0);
+    expect(probes.every((r) => r.fields.l4proto === 6 && r.fields.family === 2)).toBe(true);
+    const bySocket = new Map<string, bigint[]>();
+    for (const r of probes) {
+      const key = `${r.fields.lport}-${r.fields.rport}`;
+      bySocket.set(key, [...(bySocket.get(key) ?? []), r.ts]);
+    }
+    for (const ts of bySocket.values()) {
+      for (let i = 1; i < ts.length; i++) expect(ts[i]! - ts[i - 1]!).toBeGreaterThan(9_900_000n);
+    }
+  });
+
   it('every reply the server wrote reached the client', () => {
     const sum = (rs: DecodedRecord[]) => rs.reduce((n, r) => n + Number(r.fields.res), 0);
     const serverOut = records.filter((r) => r.pid === server!.pid && r.event.dir === 'out' && Number(r.fields.res) > 0 && r.fields.lport === port);

@@ -31,6 +31,7 @@ export const BPF_OBJECT = `${PACKAGE_ROOT}native/bpf/kcap.bpf.o`;
 export const DEFAULT_SNAPLEN = 4096;
 export const DEFAULT_RING_BYTES = 64 << 20;
 const DEFAULT_DRAIN_BYTES = 4 << 20;
+const DEFAULT_TCP_PROBE_INTERVAL_MS = 10;
 /** Scratch slots per CPU (SCRATCH_DEPTH in native/bpf/kcap_common.h). */
 const SCRATCH_DEPTH = 4;
 
@@ -51,6 +52,9 @@ export interface ProbeOptions {
   readonly wakeupBytes?: number;
   /** Bytes of argv kept per exec (default and max 4096). */
   readonly argsMax?: number;
+  /** At most one tcp_probe (RTT, windows) record per socket per this many ms (default 10; 0: every
+   * segment, which doubles the event rate of a busy connection). */
+  readonly tcpProbeIntervalMs?: number;
   /** Kernel BTF to take struct offsets from (default /sys/kernel/btf/vmlinux). */
   readonly btf?: KernelBtf;
 }
@@ -122,6 +126,8 @@ function checkOptions(o: ProbeOptions): void {
     throw new RangeError(`ringBytes ${ring} must be a power of two between 4 KiB and 1 GiB`);
   }
   if (o.pids && o.comm !== undefined) throw new RangeError('pids and comm filters are exclusive');
+  const probeMs = o.tcpProbeIntervalMs ?? 0;
+  if (!Number.isFinite(probeMs) || probeMs < 0 || probeMs > 3_600_000) throw new RangeError(`tcpProbeIntervalMs ${probeMs} is outside 0..3600000`);
   for (const pid of o.pids ?? []) {
     if (!Number.isInteger(pid) || pid <= 0 || pid > 0x3fffffff) throw new RangeError(`invalid pid ${pid}`);
   }
@@ -198,6 +204,7 @@ export function openProbes(options: ProbeOptions = {}): Probes {
     wakeupBytes: options.wakeupBytes ?? ringBytes / 2,
     comm: options.comm ?? '',
     argsMax: options.argsMax ?? ARGS_MAX,
+    tcpProbeIntervalNs: Math.round((options.tcpProbeIntervalMs ?? DEFAULT_TCP_PROBE_INTERVAL_MS) * 1e6),
   };
   const config = encodeConfig(programConfig, offsets);
   const offConfig = encodeConfig({ ...programConfig, filter: FilterMode.Off }, offsets);
