@@ -66,7 +66,7 @@ int kcap_sys_enter_close(struct sys_enter_ctx *ctx)
 	struct stash *s = stash_put(ctx, 1);
 	struct kcap_config *cfg = config();
 	if (s && cfg)
-		fd_tuple(&cfg->off, (__s32)ctx->args[0], &s->t);
+		fd_tuple(&cfg->off, (__s32)ctx->args[0], &s->t, TUPLE_CACHED);
 	return 0;
 }
 
@@ -254,13 +254,14 @@ int kcap_exit_sendfile(struct sys_exit_ctx *ctx)
 	return 0;
 }
 
-/* connect(fd, addr, addrlen), bind(fd, addr, addrlen) */
+/* connect(fd, addr, addrlen), bind(fd, addr, addrlen): they change the tuple, so it is read
+ * afresh (and the cache refreshed) */
 INLINE int sockaddr_call(struct sys_exit_ctx *ctx, __u16 type)
 {
 	struct rec r;
 	if (!sys_begin(&r, ctx, type, sizeof(struct kcap_evt_connect), 1))
 		return 0;
-	io_fixed(&r, ctx, (__s32)r.s->args[0], 0);
+	io_fixed_mode(&r, ctx, (__s32)r.s->args[0], 0, TUPLE_FRESH);
 	/* addr */
 	add_sockaddr(&r, 0, r.s->args[1], (__s64)r.s->args[2]);
 	rec_submit(&r);
