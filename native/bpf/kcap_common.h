@@ -1,7 +1,8 @@
 /*
  * Building blocks of the kcap programs: maps, the process filter, the per-thread stash of syscall
- * arguments (enter → exit), record assembly in a per-CPU scratch buffer, socket 4-tuples read
- * through BTF offsets, and submission to the ring buffer with adaptive wakeup.
+ * arguments (enter → exit), record assembly in per-CPU scratch slots, socket 4-tuples read
+ * through BTF offsets (cached per socket once final), and submission to the ring buffer with
+ * adaptive wakeup.
  *
  * Records are assembled in scratch and copied out with bpf_ringbuf_output, because their size
  * (payload, paths, sockaddrs) is only known at the end; bpf_ringbuf_reserve needs it up front.
