@@ -71,7 +71,6 @@ class ProbeSet : public Napi::ObjectWrap<ProbeSet> {
  public:
   static Napi::Function Init(Napi::Env env) {
     return DefineClass(env, "ProbeSet", {
-        InstanceMethod<&ProbeSet::Programs>("programs"),
         InstanceMethod<&ProbeSet::Attach>("attach"),
         InstanceMethod<&ProbeSet::MapUpdate>("mapUpdate"),
         InstanceMethod<&ProbeSet::MapLookup>("mapLookup"),
@@ -79,6 +78,7 @@ class ProbeSet : public Napi::ObjectWrap<ProbeSet> {
         InstanceMethod<&ProbeSet::OpenRing>("openRing"),
         InstanceMethod<&ProbeSet::Drain>("drain"),
         InstanceMethod<&ProbeSet::Pending>("pending"),
+        InstanceMethod<&ProbeSet::Malformed>("malformed"),
         InstanceMethod<&ProbeSet::Close>("close"),
     });
   }
@@ -106,13 +106,6 @@ class ProbeSet : public Napi::ObjectWrap<ProbeSet> {
   }
 
  private:
-  // programs(): names of the programs in the object.
-  Napi::Value Programs(const Napi::CallbackInfo& info) {
-    Napi::Array out = Napi::Array::New(info.Env(), obj_.progs.size());
-    for (size_t i = 0; i < obj_.progs.size(); i++) out.Set(i, obj_.progs[i].name);
-    return out;
-  }
-
   // attach(program: string, target: number | string): a number is a tracefs tracepoint id
   // (tracepoint programs), a string a raw tracepoint name. Loads the program on first use.
   Napi::Value Attach(const Napi::CallbackInfo& info) {
@@ -193,6 +186,10 @@ class ProbeSet : public Napi::ObjectWrap<ProbeSet> {
     return Napi::Number::New(info.Env(), ring_ ? static_cast<double>(ring_->pending()) : 0);
   }
 
+  Napi::Value Malformed(const Napi::CallbackInfo& info) {
+    return Napi::Number::New(info.Env(), ring_ ? static_cast<double>(ring_->malformed()) : 0);
+  }
+
   // close(): detaches every program and frees every map (in the background, see
   // close_in_background). Idempotent.
   Napi::Value Close(const Napi::CallbackInfo& info) {
@@ -263,13 +260,20 @@ Napi::Value ClockAnchor(const Napi::CallbackInfo& info) {
   return out;
 }
 
-// loadedProgramNames(): names of every BPF program in the system.
-Napi::Value LoadedProgramNames(const Napi::CallbackInfo& info) {
+// loadedPrograms(): [{ id, name, runTimeNs, runCount }] of every BPF program in the system.
+Napi::Value LoadedPrograms(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   return guarded(env, [&]() -> Napi::Value {
-    auto names = kcap::loaded_program_names();
-    Napi::Array out = Napi::Array::New(env, names.size());
-    for (size_t i = 0; i < names.size(); i++) out.Set(i, names[i]);
+    auto progs = kcap::loaded_programs();
+    Napi::Array out = Napi::Array::New(env, progs.size());
+    for (size_t i = 0; i < progs.size(); i++) {
+      Napi::Object p = Napi::Object::New(env);
+      p.Set("id", progs[i].id);
+      p.Set("name", progs[i].name);
+      p.Set("runTimeNs", static_cast<double>(progs[i].run_time_ns));
+      p.Set("runCount", static_cast<double>(progs[i].run_cnt));
+      out.Set(i, p);
+    }
     return out;
   });
 }
@@ -277,7 +281,7 @@ Napi::Value LoadedProgramNames(const Napi::CallbackInfo& info) {
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("ProbeSet", ProbeSet::Init(env));
   exports.Set("clockAnchor", Napi::Function::New(env, ClockAnchor));
-  exports.Set("loadedProgramNames", Napi::Function::New(env, LoadedProgramNames));
+  exports.Set("loadedPrograms", Napi::Function::New(env, LoadedPrograms));
   return exports;
 }
 

@@ -136,8 +136,8 @@ Fd attach_raw_tracepoint(int prog_fd, const std::string& name) {
   return Fd(static_cast<int>(fd));
 }
 
-std::vector<std::string> loaded_program_names() {
-  std::vector<std::string> names;
+std::vector<LoadedProgram> loaded_programs() {
+  std::vector<LoadedProgram> progs;
   uint32_t id = 0;
   for (;;) {
     bpf_attr attr{};
@@ -157,9 +157,9 @@ std::vector<std::string> loaded_program_names() {
     q.info.bpf_fd = static_cast<uint32_t>(prog.get());
     q.info.info_len = sizeof(info);
     q.info.info = ptr(&info);
-    if (sys_bpf(BPF_OBJ_GET_INFO_BY_FD, &q) == 0) names.emplace_back(info.name);
+    if (sys_bpf(BPF_OBJ_GET_INFO_BY_FD, &q) == 0) progs.push_back({id, info.name, info.run_time_ns, info.run_cnt});
   }
-  return names;
+  return progs;
 }
 
 }  // namespace kcap

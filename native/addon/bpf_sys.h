@@ -56,7 +56,13 @@ Fd attach_tracepoint(int prog_fd, uint64_t tracepoint_id);
 // Attaches a raw tracepoint program (BPF_RAW_TRACEPOINT_OPEN).
 Fd attach_raw_tracepoint(int prog_fd, const std::string& name);
 
-// Names of every BPF program loaded in the system (for leak checks).
-std::vector<std::string> loaded_program_names();
+struct LoadedProgram {
+  uint32_t id;
+  std::string name;
+  uint64_t run_time_ns;  // totals while kernel.bpf_stats_enabled = 1
+  uint64_t run_cnt;
+};
+// Every BPF program loaded in the system (for leak checks).
+std::vector<LoadedProgram> loaded_programs();
 
 }  // namespace kcap

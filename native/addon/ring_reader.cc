@@ -17,6 +17,17 @@ namespace {
 uint64_t load_acquire(const uint8_t* p) { return __atomic_load_n(reinterpret_cast<const uint64_t*>(p), __ATOMIC_ACQUIRE); }
 uint32_t load_acquire32(const uint8_t* p) { return __atomic_load_n(reinterpret_cast<const uint32_t*>(p), __ATOMIC_ACQUIRE); }
 
+constexpr uint32_t kRecordHeader = 24;  // struct kcap_hdr
+
+// A record is kept only if its own length field agrees with the ring's: the output stream is
+// framed by that field, so one bad record must not desynchronise everything after it.
+bool framed(const uint8_t* rec, uint32_t len) {
+  uint32_t own;
+  if (len < kRecordHeader) return false;
+  memcpy(&own, rec, sizeof(own));
+  return own == len;
+}
+
 }  // namespace
 
 RingReader::RingReader(int map_fd, size_t data_size) : page_(static_cast<size_t>(sysconf(_SC_PAGESIZE))), size_(data_size) {
@@ -41,8 +52,8 @@ size_t RingReader::pending() const {
   return static_cast<size_t>(load_acquire(producer_) - load_acquire(consumer_));
 }
 
-// Calls on_record(data, len) for each committed record (discarded ones with data = nullptr) up to
-// max_bytes of record data; returns the consumer position after the last one visited.
+// Calls on_record(data, len, state) for each committed record up to max_bytes of kept record data;
+// returns the consumer position after the last one visited.
 template <typename F>
 size_t RingReader::walk(size_t max_bytes, F&& on_record) const {
   const uint64_t prod = load_acquire(producer_);
@@ -54,12 +65,13 @@ size_t RingReader::walk(size_t max_bytes, F&& on_record) const {
     uint32_t word = load_acquire32(hdr);
     if (word & BPF_RINGBUF_BUSY_BIT) break;
     uint32_t len = word & ~(BPF_RINGBUF_BUSY_BIT | BPF_RINGBUF_DISCARD_BIT);
-    bool discarded = word & BPF_RINGBUF_DISCARD_BIT;
-    if (!discarded) {
+    const uint8_t* rec = hdr + BPF_RINGBUF_HDR_SZ;
+    Kind kind = (word & BPF_RINGBUF_DISCARD_BIT) ? Kind::Discarded : framed(rec, len) ? Kind::Kept : Kind::Malformed;
+    if (kind == Kind::Kept) {
       if (taken > 0 && taken + len > max_bytes) break;
       taken += len;
     }
-    on_record(discarded ? nullptr : hdr + BPF_RINGBUF_HDR_SZ, len);
+    on_record(rec, len, kind);
     cons += (static_cast<uint64_t>(len) + BPF_RINGBUF_HDR_SZ + 7) & ~7ULL;
   }
   return static_cast<size_t>(cons);
@@ -67,14 +79,15 @@ size_t RingReader::walk(size_t max_bytes, F&& on_record) const {
 
 size_t RingReader::ready_bytes(size_t max_bytes) const {
   size_t total = 0;
-  walk(max_bytes, [&](const uint8_t* rec, uint32_t len) { if (rec) total += len; });
+  walk(max_bytes, [&](const uint8_t*, uint32_t len, Kind kind) { if (kind == Kind::Kept) total += len; });
   return total;
 }
 
 size_t RingReader::read_into(uint8_t* out, size_t bytes) {
   size_t done = 0;
-  uint64_t cons = walk(bytes, [&](const uint8_t* rec, uint32_t len) {
-    if (!rec) return;
+  uint64_t cons = walk(bytes, [&](const uint8_t* rec, uint32_t len, Kind kind) {
+    if (kind == Kind::Malformed) malformed_++;
+    if (kind != Kind::Kept) return;
     memcpy(out + done, rec, len);
     done += len;
   });

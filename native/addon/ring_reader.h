@@ -23,8 +23,12 @@ class RingReader {
   size_t read_into(uint8_t* out, size_t bytes);
   // Bytes the producer has written that are not yet consumed.
   size_t pending() const;
+  // Records skipped because their length field disagreed with the ring's.
+  uint64_t malformed() const { return malformed_; }
 
  private:
+  enum class Kind { Kept, Discarded, Malformed };
+
   template <typename F>
   size_t walk(size_t max_bytes, F&& on_record) const;
 
@@ -32,6 +36,7 @@ class RingReader {
   uint8_t* producer_ = nullptr;  // producer page + data area twice (read-only)
   size_t page_;
   size_t size_;
+  uint64_t malformed_ = 0;
 };
 
 }  // namespace kcap

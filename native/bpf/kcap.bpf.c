@@ -25,16 +25,24 @@ INLINE struct stash *stash_put(const struct sys_enter_ctx *ctx, int nargs)
 	if (!cfg || !traced(cfg, bpf_get_current_pid_tgid() >> 32))
 		return 0;
 	__u32 tid = (__u32)bpf_get_current_pid_tgid();
-	struct stash s = {};
-	s.ts = bpf_ktime_get_boot_ns();
-	s.nr = ctx->nr;
+	/* A thread's entry is created once and then rewritten in place: replacing it through
+	 * bpf_map_update_elem would allocate and free an element on every syscall. */
+	struct stash *s = bpf_map_lookup_elem(&kcap_stash, &tid);
+	if (!s) {
+		struct stash init = {};
+		if (bpf_map_update_elem(&kcap_stash, &tid, &init, BPF_ANY))
+			return 0;
+		s = bpf_map_lookup_elem(&kcap_stash, &tid);
+		if (!s)
+			return 0;
+	}
+	s->ts = bpf_ktime_get_boot_ns();
+	s->nr = ctx->nr;
 #pragma unroll
 	for (int i = 0; i < 6; i++)
 		if (i < nargs)
-			s.args[i] = ctx->args[i];
-	if (bpf_map_update_elem(&kcap_stash, &tid, &s, BPF_ANY))
-		return 0;
-	return bpf_map_lookup_elem(&kcap_stash, &tid);
+			s->args[i] = ctx->args[i];
+	return s;
 }
 
 #define SYS_ENTER(n)                                            \
@@ -58,7 +66,7 @@ int kcap_sys_enter_close(struct sys_enter_ctx *ctx)
 	struct stash *s = stash_put(ctx, 1);
 	struct kcap_config *cfg = config();
 	if (s && cfg)
-		fd_tuple(&cfg->off, (__s32)ctx->args[0], &s->t);
+		fd_tuple(&cfg->off, (__s32)ctx->args[0], &s->t, TUPLE_CACHED);
 	return 0;
 }
 
@@ -217,8 +225,9 @@ INLINE int mmsg_io(struct sys_exit_ctx *ctx, __u16 type)
 		r.pos = first_var;
 		/* data, addr */
 		add_msg(&r, &mm.m, snaplen(r.cfg, count ? mm.len : 0), MMSG_IOV_MAX);
-		rec_submit(&r);
+		rec_emit(&r);
 	}
+	*r.depth -= 1;
 	return 0;
 }
 _Static_assert(sizeof(struct kcap_evt_sendmmsg) == sizeof(struct kcap_evt_recvmmsg), "mmsg layouts");
@@ -245,13 +254,14 @@ int kcap_exit_sendfile(struct sys_exit_ctx *ctx)
 	return 0;
 }
 
-/* connect(fd, addr, addrlen), bind(fd, addr, addrlen) */
+/* connect(fd, addr, addrlen), bind(fd, addr, addrlen): they change the tuple, so it is read
+ * afresh (and the cache refreshed) */
 INLINE int sockaddr_call(struct sys_exit_ctx *ctx, __u16 type)
 {
 	struct rec r;
 	if (!sys_begin(&r, ctx, type, sizeof(struct kcap_evt_connect), 1))
 		return 0;
-	io_fixed(&r, ctx, (__s32)r.s->args[0], 0);
+	io_fixed_mode(&r, ctx, (__s32)r.s->args[0], 0, TUPLE_FRESH);
 	/* addr */
 	add_sockaddr(&r, 0, r.s->args[1], (__s64)r.s->args[2]);
 	rec_submit(&r);
@@ -606,17 +616,31 @@ int kcap_sock_set_state(struct bpf_raw_tracepoint_args *ctx)
 	return 0;
 }
 
-/* tcp_probe(struct sock *sk, struct sk_buff *skb) */
+/* Whether this socket's tcp_probe is due: tcp_probe fires for every segment, which would double
+ * the event rate of a busy connection for a value (the RTT) that changes slowly. */
+INLINE int probe_due(const struct kcap_config *cfg, __u64 sk)
+{
+	if (!cfg->tcp_probe_interval_ns)
+		return 1;
+	__u64 now = bpf_ktime_get_boot_ns();
+	__u64 *last = bpf_map_lookup_elem(&kcap_probe_last, &sk);
+	if (last && now - *last < cfg->tcp_probe_interval_ns)
+		return 0;
+	bpf_map_update_elem(&kcap_probe_last, &sk, &now, BPF_ANY);
+	return 1;
+}
+
+/* tcp_probe(struct sock *sk, struct sk_buff *skb), at most once per socket per interval */
 SEC("raw_tracepoint/tcp_probe")
 int kcap_tcp_probe(struct bpf_raw_tracepoint_args *ctx)
 {
 	struct kcap_config *cfg = config();
+	__u64 sk = ctx->args[0];
 	struct rec r;
-	if (!cfg || !traced(cfg, bpf_get_current_pid_tgid() >> 32) ||
+	if (!cfg || !traced(cfg, bpf_get_current_pid_tgid() >> 32) || !probe_due(cfg, sk) ||
 	    !rec_begin(&r, cfg, KCAP_EVT_TCP_PROBE, sizeof(struct kcap_evt_tcp_probe), 0))
 		return 0;
 	struct kcap_evt_tcp_probe *e = (struct kcap_evt_tcp_probe *)r.buf;
-	__u64 sk = ctx->args[0];
 	/* tuple */
 	sock_tuple(&cfg->off, sk, (struct kcap_tuple *)&e->ino);
 	/* srtt_us (the kernel keeps it shifted left by 3), snd_cwnd, snd_wnd, rcv_wnd */

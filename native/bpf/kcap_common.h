@@ -1,7 +1,8 @@
 /*
  * Building blocks of the kcap programs: maps, the process filter, the per-thread stash of syscall
- * arguments (enter → exit), record assembly in a per-CPU scratch buffer, socket 4-tuples read
- * through BTF offsets, and submission to the ring buffer with adaptive wakeup.
+ * arguments (enter → exit), record assembly in per-CPU scratch slots, socket 4-tuples read
+ * through BTF offsets (cached per socket once final), and submission to the ring buffer with
+ * adaptive wakeup.
  *
  * Records are assembled in scratch and copied out with bpf_ringbuf_output, because their size
  * (payload, paths, sockaddrs) is only known at the end; bpf_ringbuf_reserve needs it up front.
@@ -91,10 +92,16 @@ struct scratch {
 
 KCAP_MAP(kcap_cfg, BPF_MAP_TYPE_ARRAY, sizeof(__u32), sizeof(struct kcap_config), 1, 0);
 KCAP_MAP(kcap_ring, BPF_MAP_TYPE_RINGBUF, 0, 0, 0, 0);                           /* sized by the loader */
-KCAP_MAP(kcap_scratch, BPF_MAP_TYPE_ARRAY, sizeof(__u32), sizeof(struct scratch), 0, 0); /* one per CPU */
+/* Scratch slots: SCRATCH_DEPTH per CPU, because a raw tracepoint program (tcp_probe in softirq)
+ * can interrupt another program on the same CPU while it builds a record. */
+#define SCRATCH_DEPTH 4
+KCAP_MAP(kcap_scratch, BPF_MAP_TYPE_ARRAY, sizeof(__u32), sizeof(struct scratch), 0, 0); /* CPUs × depth */
+KCAP_MAP(kcap_depth, BPF_MAP_TYPE_PERCPU_ARRAY, sizeof(__u32), sizeof(__u32), 1, 0);
 KCAP_MAP(kcap_pids, BPF_MAP_TYPE_HASH, sizeof(__u32), sizeof(__u8), 65536, 0);
 KCAP_MAP(kcap_stash, BPF_MAP_TYPE_HASH, sizeof(__u32), sizeof(struct stash), 65536, 0);
 KCAP_MAP(kcap_lost, BPF_MAP_TYPE_PERCPU_ARRAY, sizeof(__u32), sizeof(__u64), 1, 0);
+/* struct sock address → boot ns of its last tcp_probe record (rate limit per socket). */
+KCAP_MAP(kcap_probe_last, BPF_MAP_TYPE_LRU_HASH, sizeof(__u64), sizeof(__u64), 16384, 0);
 
 INLINE struct kcap_config *config(void)
 {
@@ -172,8 +179,28 @@ INLINE void sock_tuple(const struct kcap_offsets *o, __u64 sk, struct kcap_tuple
 	sk_tuple(o, sk, t);
 }
 
+/* Socket inode number → its tuple, so the I/O of an established connection reads 8 kernel words
+ * instead of 17. Inode numbers of sockets are not reused while the counter does not wrap, and
+ * only tuples that cannot change any more are cached (see tuple_final); connect and bind always
+ * read afresh and refresh the entry. */
+KCAP_MAP(kcap_sock_cache, BPF_MAP_TYPE_LRU_HASH, sizeof(__u64), sizeof(struct kcap_tuple), 65536, 0);
+
+#define IPPROTO_TCP 6
+
+/* A tuple that no later call on the same socket changes (bind, connect, autobind on send). */
+INLINE int tuple_final(const struct kcap_tuple *t)
+{
+	if (t->family != AF_INET && t->family != AF_INET6)
+		return 1;
+	if (t->l4proto == IPPROTO_TCP)
+		return t->lport && t->rport;
+	return 0; /* UDP and others: connect() may still change the peer */
+}
+
+enum tuple_mode { TUPLE_CACHED, TUPLE_FRESH };
+
 /* The tuple of the current task's fd, all zero when the fd is not a socket. */
-INLINE void fd_tuple(const struct kcap_offsets *o, __s32 fd, struct kcap_tuple *t)
+INLINE void fd_tuple(const struct kcap_offsets *o, __s32 fd, struct kcap_tuple *t, enum tuple_mode mode)
 {
 	__builtin_memset(t, 0, sizeof(*t));
 	if (fd < 0)
@@ -188,9 +215,21 @@ INLINE void fd_tuple(const struct kcap_offsets *o, __s32 fd, struct kcap_tuple *
 	__u64 inode = rd_u64(file + o->file_inode);
 	if ((rd_u16(inode + o->inode_mode) & S_IFMT) != S_IFSOCK)
 		return;
-	t->ino = rd_u64(inode + o->inode_ino);
+	__u64 ino = rd_u64(inode + o->inode_ino);
+	if (mode == TUPLE_CACHED) {
+		struct kcap_tuple *cached = bpf_map_lookup_elem(&kcap_sock_cache, &ino);
+		if (cached) {
+			__builtin_memcpy(t, cached, sizeof(*t));
+			return;
+		}
+	}
+	t->ino = ino;
 	__u64 sock = rd_u64(file + o->file_private_data);
 	sk_tuple(o, rd_u64(sock + o->socket_sk), t);
+	if (tuple_final(t))
+		bpf_map_update_elem(&kcap_sock_cache, &ino, t, BPF_ANY);
+	else if (mode == TUPLE_FRESH)
+		bpf_map_delete_elem(&kcap_sock_cache, &ino);
 }
 
 /* One record under construction: fixed part written in place, variable fields appended at pos. */
@@ -198,17 +237,34 @@ struct rec {
 	struct kcap_config *cfg;
 	struct stash *s; /* syscall events only */
 	__u8 *buf;
+	__u32 *depth;    /* this CPU's scratch nesting level, released by rec_submit */
 	__u32 lens;      /* offset of the var length array */
 	__u32 pos;       /* where the next var's bytes go */
 };
 
-/* Starts a record of `type` with `fixed` bytes of header + fixed fields and `nvars` vars. */
+INLINE void count_lost(void);
+
+/* Starts a record of `type` with `fixed` bytes of header + fixed fields and `nvars` vars, in the
+ * scratch slot of this CPU's current nesting level. Interrupting programs finish before the
+ * interrupted one resumes, so a level taken here is free again when rec_submit returns it. */
 INLINE int rec_begin(struct rec *r, struct kcap_config *cfg, __u16 type, __u32 fixed, __u32 nvars)
 {
+	__u32 zero = 0;
+	__u32 *depth = bpf_map_lookup_elem(&kcap_depth, &zero);
+	if (!depth)
+		return 0;
+	__u32 level = *depth;
+	if (level >= SCRATCH_DEPTH) {
+		count_lost();
+		return 0;
+	}
 	__u32 cpu = bpf_get_smp_processor_id();
-	__u8 *buf = bpf_map_lookup_elem(&kcap_scratch, &cpu);
+	__u32 slot = cpu * SCRATCH_DEPTH + level;
+	__u8 *buf = bpf_map_lookup_elem(&kcap_scratch, &slot);
 	if (!buf)
 		return 0;
+	*depth = level + 1;
+	r->depth = depth;
 	__u64 id = bpf_get_current_pid_tgid();
 	struct kcap_hdr *h = (struct kcap_hdr *)buf;
 	h->type = type;
@@ -310,9 +366,10 @@ INLINE void count_lost(void)
 		__sync_fetch_and_add(lost, 1);
 }
 
-/* Ships the record. The consumer polls, so records normally go out without a wakeup (a wakeup per
- * record costs more than the tracing itself); past wakeup_bytes pending it is woken explicitly. */
-INLINE void rec_submit(struct rec *r)
+/* Ships the record and keeps the scratch slot (sendmmsg emits several records from one).
+ * The consumer polls, so records normally go out without a wakeup (a wakeup per record costs
+ * more than the tracing itself); past wakeup_bytes pending it is woken explicitly. */
+INLINE void rec_emit(struct rec *r)
 {
 	__u32 len = bounded(r->pos);
 	((struct kcap_hdr *)r->buf)->len = len;
@@ -320,6 +377,13 @@ INLINE void rec_submit(struct rec *r)
 	__u64 flags = pending >= r->cfg->wakeup_bytes ? BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP;
 	if (bpf_ringbuf_output(&kcap_ring, r->buf, len, flags))
 		count_lost();
+}
+
+/* Ships the record and frees its scratch slot. */
+INLINE void rec_submit(struct rec *r)
+{
+	rec_emit(r);
+	*r->depth -= 1;
 }
 
 /* ---- syscall events ---- */
@@ -349,15 +413,20 @@ INLINE int sys_begin(struct rec *r, const struct sys_exit_ctx *ctx, __u16 type, 
 }
 
 /* The io fieldset: result, latency, fd, flags and the fd's socket tuple. */
-INLINE struct kcap_io *io_fixed(struct rec *r, const struct sys_exit_ctx *ctx, __s32 fd, __u32 flags)
+INLINE struct kcap_io *io_fixed_mode(struct rec *r, const struct sys_exit_ctx *ctx, __s32 fd, __u32 flags, enum tuple_mode mode)
 {
 	struct kcap_io *e = (struct kcap_io *)r->buf;
 	e->res = ctx->ret;
 	e->latency = e->hdr.ts - r->s->ts;
 	e->fd = fd;
 	e->flags = flags;
-	fd_tuple(&r->cfg->off, fd, &e->t);
+	fd_tuple(&r->cfg->off, fd, &e->t, mode);
 	return e;
+}
+
+INLINE struct kcap_io *io_fixed(struct rec *r, const struct sys_exit_ctx *ctx, __s32 fd, __u32 flags)
+{
+	return io_fixed_mode(r, ctx, fd, flags, TUPLE_CACHED);
 }
 
 /* Result and latency at the start of the dup/open/socket fixed parts. */

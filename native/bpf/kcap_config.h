@@ -72,7 +72,8 @@ struct kcap_config {
 	char comm[16];          /* @24 KCAP_FILTER_COMM: NUL-padded comm */
 	__u32 args_max;         /* @40 bytes of argv kept per exec, <= KCAP_ARGS_MAX */
 	__u32 n_offsets;        /* @44 number of __u32 in off, a guard against a stale encoder */
-	struct kcap_offsets off; /* @48 */
+	__u64 tcp_probe_interval_ns; /* @48 at most one tcp_probe per socket per interval (0: every segment) */
+	struct kcap_offsets off; /* @56 */
 };
 
 #define KCAP_SNAP_MAX 65536

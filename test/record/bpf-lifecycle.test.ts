@@ -8,20 +8,27 @@ import { copyFileSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { loadedProgramNames, openProbes } from '../../src/record/bpf/index.js';
+import { loadedPrograms, openProbes } from '../../src/record/bpf/index.js';
 import { decodeAll, describeBpf, drainAll, spawnTraced } from '../helpers/bpf.js';
 
-const kcapPrograms = () => loadedProgramNames().filter((n) => n.startsWith('kcap_')).length;
+/** Ids of the kcap programs loaded now. Tests compare id sets, not counts, because earlier probes
+ * may still be detaching in the background and other recorders may run on the machine. */
+const kcapProgramIds = () => new Set(loadedPrograms().filter((p) => p.name.startsWith('kcap_')).map((p) => p.id));
 
-/** Waits until at most `max` kcap programs are loaded (detaching finishes in the background). */
-async function programsDropTo(max: number, timeoutMs = 15_000): Promise<number> {
+function newIds(before: Set<number>): number[] {
+  return [...kcapProgramIds()].filter((id) => !before.has(id));
+}
+
+/** Waits until none of `ids` is loaded any more (detaching finishes in the background); returns
+ * those still loaded at the deadline. */
+async function unloaded(ids: readonly number[], timeoutMs = 15_000): Promise<number[]> {
   const deadline = Date.now() + timeoutMs;
-  let n = kcapPrograms();
-  while (n > max && Date.now() < deadline) {
+  for (;;) {
+    const now = kcapProgramIds();
+    const left = ids.filter((id) => now.has(id));
+    if (left.length === 0 || Date.now() > deadline) return left;
     await new Promise((r) => setTimeout(r, 100));
-    n = kcapPrograms();
   }
-  return n;
 }
 
 const RECORDER_SCRIPT = `
@@ -39,18 +46,20 @@ describeBpf('BPF probes: lifecycle and process events', () => {
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
   it('close() detaches and unloads every program', async () => {
-    const before = kcapPrograms();
+    const before = kcapProgramIds();
     const p = openProbes({ pids: [] });
     expect(p.stats().attached).toBeGreaterThan(50);
-    expect(kcapPrograms()).toBeGreaterThan(before);
+    const ours = newIds(before);
+    expect(ours.length).toBeGreaterThan(30);
     p.close();
     expect(p.drain()).toBeNull();
-    expect(await programsDropTo(before)).toBeLessThanOrEqual(before);
+    expect(await unloaded(ours)).toEqual([]);
   });
 
   for (const signal of ['SIGTERM', 'SIGKILL'] as const) {
     it(`a recorder killed by ${signal} leaves no program behind`, async () => {
-      const before = kcapPrograms();
+      const before = kcapProgramIds();
+      let ours: number[] = [];
       const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', RECORDER_SCRIPT], {
         stdio: ['ignore', 'pipe', 'inherit'], cwd: process.cwd(),
       });
@@ -61,12 +70,13 @@ describeBpf('BPF probes: lifecycle and process events', () => {
           child.once('exit', (code) => reject(new Error(`recorder exited early (${code})`)));
         });
         expect(line).toMatch(/^ready \d+/);
-        expect(kcapPrograms()).toBeGreaterThan(before);
+        ours = newIds(before);
+        expect(ours.length).toBeGreaterThan(30);
       } finally {
         child.kill(signal);
         await exited;
       }
-      expect(await programsDropTo(before)).toBeLessThanOrEqual(before);
+      expect(await unloaded(ours)).toEqual([]);
     });
   }
 

@@ -26,7 +26,7 @@ http {
   access_log ${dir}/access.log;
   client_body_temp_path ${dir}; proxy_temp_path ${dir}; fastcgi_temp_path ${dir};
   uwsgi_temp_path ${dir}; scgi_temp_path ${dir};
-  server { listen 127.0.0.1:${port}; root ${dir}/www; }
+  server { listen 127.0.0.1:${port}; listen [::1]:${port}; root ${dir}/www; }
 }
 `;
 }
@@ -43,6 +43,7 @@ describeBpf('BPF probes: nginx and curl', () => {
   let records: DecodedRecord[] = [];
   let curlOut = '';
   let curlPid = 0;
+  let curl6Pid = 0;
 
   beforeAll(async () => {
     execFileSync('bash', ['scripts/ensure-packages.sh', 'nginx', 'curl'], { stdio: 'inherit' });
@@ -61,6 +62,9 @@ describeBpf('BPF probes: nginx and curl', () => {
       curlPid = curl.pid;
       expect(await curl.exited).toBe(0);
       curlOut = curl.stdout();
+      const curl6 = spawnTraced(`curl -s -o /dev/null http://[::1]:${port}/f0.html`, probes);
+      curl6Pid = curl6.pid;
+      expect(await curl6.exited).toBe(0);
     } finally {
       if (nginx) {
         nginx.child.kill('SIGQUIT');
@@ -87,7 +91,7 @@ describeBpf('BPF probes: nginx and curl', () => {
     const lines = curlOut.trim().split('\n').map((l) => l.split(' ').map(Number));
     expect(lines).toHaveLength(REQUESTS);
     const access = readFileSync(`${dir}/access.log`, 'utf8').trim().split('\n');
-    expect(access).toHaveLength(REQUESTS);
+    expect(access.filter((l) => l.startsWith('127.0.0.1 '))).toHaveLength(REQUESTS);
 
     const clientWrites = records.filter((r) => r.pid === curlPid && isIo(r, 'out') && text(r).startsWith('GET /f'));
     expect(clientWrites).toHaveLength(REQUESTS);
@@ -127,6 +131,19 @@ describeBpf('BPF probes: nginx and curl', () => {
     expect(received).toBeGreaterThan(bodies);
     const statusLines = reads.map(text).filter((t) => t.startsWith('HTTP/1.1 200 OK\r\n'));
     expect(statusLines.length).toBeGreaterThanOrEqual(1);
+  });
+
+  it('resolves IPv6 tuples', () => {
+    const w = records.find((r) => r.pid === curl6Pid && isIo(r, 'out') && text(r).startsWith('GET /f0.html'));
+    expect(w).toBeDefined();
+    const loopback6 = Buffer.from('00000000000000000000000000000001', 'hex');
+    expect(w!.fields.family).toBe(10);
+    expect(w!.fields.rport).toBe(port);
+    expect(Buffer.from(w!.fields.raddr as Uint8Array).equals(loopback6)).toBe(true);
+    expect(Buffer.from(w!.fields.laddr as Uint8Array).equals(loopback6)).toBe(true);
+    const server = records.find((r) => r.pid !== curl6Pid && isIo(r, 'in') && r.fields.family === 10 && r.fields.rport === w!.fields.lport);
+    expect(server).toBeDefined();
+    expect(text(server!).startsWith('GET /f0.html')).toBe(true);
   });
 
   it('records the accepts and connects that made the connection', () => {

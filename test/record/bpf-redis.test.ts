@@ -68,8 +68,9 @@ describeBpf('BPF probes: redis-server under redis-benchmark', () => {
     expect(completed).toBe(REQUESTS);
   });
 
-  it('loses no event', () => {
+  it('loses no event and drops no malformed record', () => {
     expect(probes.lostPerCpu()).toEqual(probes.lostPerCpu().map(() => 0));
+    expect(probes.stats().malformed).toBe(0);
   });
 
   it('every SET is a server read and a client write, on mirrored 4-tuples', () => {
@@ -81,6 +82,20 @@ describeBpf('BPF probes: redis-server under redis-benchmark', () => {
     const serverPeers = new Set(serverIn.filter((r) => payload(r).includes(SET)).map((r) => r.fields.rport));
     for (const p of serverPeers) expect(clientPorts.has(p)).toBe(true);
     expect(serverPeers.size).toBeGreaterThanOrEqual(10); // -c 10 connections
+  });
+
+  it('samples each connection\'s RTT with tcp_probe at most every 10 ms', () => {
+    const probes = records.filter((r) => r.name === 'tcp_probe' && (r.fields.lport === port || r.fields.rport === port));
+    expect(probes.length).toBeGreaterThan(0);
+    expect(probes.every((r) => r.fields.l4proto === 6 && r.fields.family === 2)).toBe(true);
+    const bySocket = new Map<string, bigint[]>();
+    for (const r of probes) {
+      const key = `${r.fields.lport}-${r.fields.rport}`;
+      bySocket.set(key, [...(bySocket.get(key) ?? []), r.ts]);
+    }
+    for (const ts of bySocket.values()) {
+      for (let i = 1; i < ts.length; i++) expect(ts[i]! - ts[i - 1]!).toBeGreaterThan(9_900_000n);
+    }
   });
 
   it('every reply the server wrote reached the client', () => {

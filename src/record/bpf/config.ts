@@ -15,7 +15,7 @@ export const SNAP_MAX = 65536;
 /** Largest argv kept per exec (KCAP_ARGS_MAX). */
 export const ARGS_MAX = 4096;
 /** Bytes of struct kcap_config before its offsets. */
-const OFFSETS_AT = 48;
+const OFFSETS_AT = 56;
 
 export interface OffsetSpec {
   readonly field: string;
@@ -40,6 +40,8 @@ export interface ProgramConfig {
   /** For FilterMode.Comm: the comm to match (at most 15 bytes). */
   readonly comm: string;
   readonly argsMax: number;
+  /** At most one tcp_probe record per socket per this many ns (0: every segment). */
+  readonly tcpProbeIntervalNs: number;
 }
 
 /** The X(field, "struct", "path") lines of KCAP_OFFSETS, in order. */
@@ -83,6 +85,7 @@ export function encodeConfig(cfg: ProgramConfig, offsets: readonly number[]): Bu
   comm.copy(b, 24);
   b.writeUInt32LE(Math.min(cfg.argsMax, ARGS_MAX), 40);
   b.writeUInt32LE(offsets.length, 44);
+  b.writeBigUInt64LE(BigInt(cfg.tcpProbeIntervalNs), 48);
   offsets.forEach((o, i) => b.writeUInt32LE(o, OFFSETS_AT + 4 * i));
   return b;
 }

@@ -19,17 +19,21 @@ import { readKernelBtf, type KernelBtf } from '../btf.js';
 import { attachPlan, syscallArgCount, type Attachment } from './attach.js';
 import { encodeConfig, FilterMode, resolveOffsets, offsetSpecs, ARGS_MAX } from './config.js';
 import { BpfError, wrapNative } from './errors.js';
-import { loadAddon, PACKAGE_ROOT, type NativeAddon, type NativeProbeSet } from './native.js';
+import { loadAddon, PACKAGE_ROOT, type LoadedProgram, type NativeAddon, type NativeProbeSet } from './native.js';
 import { checkBpfSupport, BTF_PATH } from './support.js';
 
 export { BpfError } from './errors.js';
 export { checkBpfSupport, type BpfSupport } from './support.js';
 export { SNAP_MAX } from './config.js';
+export type { LoadedProgram } from './native.js';
 
 export const BPF_OBJECT = `${PACKAGE_ROOT}native/bpf/kcap.bpf.o`;
 export const DEFAULT_SNAPLEN = 4096;
 export const DEFAULT_RING_BYTES = 64 << 20;
 const DEFAULT_DRAIN_BYTES = 4 << 20;
+const DEFAULT_TCP_PROBE_INTERVAL_MS = 10;
+/** Scratch slots per CPU (SCRATCH_DEPTH in native/bpf/kcap_common.h). */
+const SCRATCH_DEPTH = 4;
 
 export interface ProbeOptions {
   /** Payload bytes kept per I/O event (default 4096, at most 65536). */
@@ -48,6 +52,9 @@ export interface ProbeOptions {
   readonly wakeupBytes?: number;
   /** Bytes of argv kept per exec (default and max 4096). */
   readonly argsMax?: number;
+  /** At most one tcp_probe (RTT, windows) record per socket per this many ms (default 10; 0: every
+   * segment, which doubles the event rate of a busy connection). */
+  readonly tcpProbeIntervalMs?: number;
   /** Kernel BTF to take struct offsets from (default /sys/kernel/btf/vmlinux). */
   readonly btf?: KernelBtf;
 }
@@ -63,6 +70,8 @@ export interface ProbeStats {
   readonly pendingBytes: number;
   /** Records the programs could not write (ring full), all CPUs. */
   readonly lost: number;
+  /** Records dropped while draining because they were not framed correctly (should stay 0). */
+  readonly malformed: number;
 }
 
 export interface Probes {
@@ -92,9 +101,10 @@ export function clockAnchor(): { bootNs: bigint; realtimeNs: bigint } {
   return { bootNs, realtimeNs };
 }
 
-/** Names of all BPF programs loaded in the system (kcap's start with "kcap_"). */
-export function loadedProgramNames(): string[] {
-  return wrapNative('listing BPF programs', () => addonOrThrow().loadedProgramNames());
+/** All BPF programs loaded in the system (kcap's names start with "kcap_"), for leak checks and
+ * per-program cost (runTimeNs / runCount, counted while kernel.bpf_stats_enabled is 1). */
+export function loadedPrograms(): LoadedProgram[] {
+  return wrapNative('listing BPF programs', () => addonOrThrow().loadedPrograms());
 }
 
 /** Number of possible CPUs (per-CPU map values have one slot each). */
@@ -116,6 +126,8 @@ function checkOptions(o: ProbeOptions): void {
     throw new RangeError(`ringBytes ${ring} must be a power of two between 4 KiB and 1 GiB`);
   }
   if (o.pids && o.comm !== undefined) throw new RangeError('pids and comm filters are exclusive');
+  const probeMs = o.tcpProbeIntervalMs ?? 0;
+  if (!Number.isFinite(probeMs) || probeMs < 0 || probeMs > 3_600_000) throw new RangeError(`tcpProbeIntervalMs ${probeMs} is outside 0..3600000`);
   for (const pid of o.pids ?? []) {
     if (!Number.isInteger(pid) || pid <= 0 || pid > 0x3fffffff) throw new RangeError(`invalid pid ${pid}`);
   }
@@ -192,19 +204,22 @@ export function openProbes(options: ProbeOptions = {}): Probes {
     wakeupBytes: options.wakeupBytes ?? ringBytes / 2,
     comm: options.comm ?? '',
     argsMax: options.argsMax ?? ARGS_MAX,
+    tcpProbeIntervalNs: Math.round((options.tcpProbeIntervalMs ?? DEFAULT_TCP_PROBE_INTERVAL_MS) * 1e6),
   };
   const config = encodeConfig(programConfig, offsets);
   const offConfig = encodeConfig({ ...programConfig, filter: FilterMode.Off }, offsets);
   const cpus = possibleCpus();
   const set = wrapNative('loading the kcap BPF object', () =>
-    new addon.ProbeSet(readFileSync(BPF_OBJECT), { kcap_ring: ringBytes, kcap_scratch: cpus }, cpus));
+    new addon.ProbeSet(readFileSync(BPF_OBJECT), { kcap_ring: ringBytes, kcap_scratch: cpus * SCRATCH_DEPTH }, cpus));
   let closed = false;
   let drains = 0;
   let drainedBytes = 0;
+  let malformedAtClose = 0;
 
   const close = (): void => {
     if (closed) return;
     closed = true;
+    malformedAtClose = set.malformed();
     stopAndClose(set, offConfig);
     openSets.delete(set);
   };
@@ -259,6 +274,7 @@ export function openProbes(options: ProbeOptions = {}): Probes {
         drainedBytes,
         pendingBytes: closed ? 0 : set.pending(),
         lost: lostPerCpu().reduce((a, b) => a + b, 0),
+        malformed: closed ? malformedAtClose : set.malformed(),
       };
     },
     close,

@@ -10,7 +10,6 @@ import { fileURLToPath } from 'node:url';
 export const PACKAGE_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 
 export interface NativeProbeSet {
-  programs(): string[];
   /** A number is a tracefs tracepoint id, a string a raw tracepoint name. */
   attach(program: string, target: number | string): void;
   mapUpdate(map: string, key: Buffer, value: Buffer): void;
@@ -19,13 +18,23 @@ export interface NativeProbeSet {
   openRing(map: string): void;
   drain(maxBytes: number): Buffer | null;
   pending(): number;
+  /** Records dropped by the drain because their length field disagreed with the ring's. */
+  malformed(): number;
   close(): void;
+}
+
+export interface LoadedProgram {
+  readonly id: number;
+  readonly name: string;
+  /** Time spent in the program and runs, counted while kernel.bpf_stats_enabled is 1. */
+  readonly runTimeNs: number;
+  readonly runCount: number;
 }
 
 export interface NativeAddon {
   ProbeSet: new (object: Buffer, mapSizes: Record<string, number>, possibleCpus: number) => NativeProbeSet;
   clockAnchor(): [bigint, bigint];
-  loadedProgramNames(): string[];
+  loadedPrograms(): LoadedProgram[];
 }
 
 let cached: NativeAddon | string | undefined;

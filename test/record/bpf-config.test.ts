@@ -1,0 +1,61 @@
+/**
+ * The BPF configuration encoder against the C header it mirrors (no kernel needed): the offsets
+ * list is parsed from KCAP_OFFSETS, the scalar layout matches the documented struct offsets, and
+ * out-of-range settings are refused before they reach the kernel.
+ */
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { CONFIG_HEADER, FilterMode, configSize, encodeConfig, offsetSpecs, parseOffsetSpecs, SNAP_MAX } from '../../src/record/bpf/config.js';
+import { attachPlan } from '../../src/record/bpf/attach.js';
+import { EVENT_SCHEMA } from '../../src/schema/events.generated.js';
+
+const header = readFileSync(CONFIG_HEADER, 'utf8');
+const base = { snaplen: 4096, selfPid: 1234, filter: FilterMode.Comm, followChildren: true, wakeupBytes: 1 << 20, comm: 'nginx', argsMax: 4096, tcpProbeIntervalNs: 10_000_000 };
+
+describe('BPF config encoding', () => {
+  it('reads every X(...) line of KCAP_OFFSETS, in order', () => {
+    const xLines = header.split('\n').filter((l) => /^\s*X\(/.test(l));
+    const specs = offsetSpecs();
+    expect(specs).toHaveLength(xLines.length);
+    expect(specs[0]).toEqual({ field: 'task_files', struct: 'task_struct', path: 'files' });
+    expect(specs.find((s) => s.field === 'sk_num')).toEqual({ field: 'sk_num', struct: 'sock', path: '__sk_common.skc_num' });
+    expect(() => parseOffsetSpecs('no macro here')).toThrow(/no KCAP_OFFSETS/);
+  });
+
+  it('lays the scalars out at the offsets documented in the header', () => {
+    const offsets = offsetSpecs().map((_, i) => 1000 + i);
+    const b = encodeConfig(base, offsets);
+    const at = (field: string) => Number(new RegExp(`${field};\\s*/\\* @(\\d+)`).exec(header)![1]);
+    expect(b.length).toBe(configSize());
+    expect(b.readUInt32LE(at('snaplen'))).toBe(4096);
+    expect(b.readUInt32LE(at('self_pid'))).toBe(1234);
+    expect(b.readUInt32LE(at('filter_mode'))).toBe(FilterMode.Comm);
+    expect(b.readUInt32LE(at('follow_children'))).toBe(1);
+    expect(b.readBigUInt64LE(at('wakeup_bytes'))).toBe(1n << 20n);
+    expect(b.subarray(at('comm\\[16\\]'), at('comm\\[16\\]') + 16).toString('latin1')).toBe('nginx'.padEnd(16, '\0'));
+    expect(b.readUInt32LE(at('n_offsets'))).toBe(offsets.length);
+    expect(b.readBigUInt64LE(at('tcp_probe_interval_ns'))).toBe(10_000_000n);
+    const off = /struct kcap_offsets off;\s*\/\* @(\d+)/.exec(header)![1];
+    expect(b.readUInt32LE(Number(off) + 4 * 3)).toBe(1003);
+  });
+
+  it('refuses a snaplen over 64 KiB and a comm over 15 bytes', () => {
+    const offsets = offsetSpecs().map(() => 0);
+    expect(() => encodeConfig({ ...base, snaplen: SNAP_MAX + 1 }, offsets)).toThrow(RangeError);
+    expect(() => encodeConfig({ ...base, comm: 'a-very-long-comm-name' }, offsets)).toThrow(/15 bytes/);
+  });
+
+  it('attaches a program for every syscall event of the schema', () => {
+    const { plan, missing } = attachPlan(() => 3);
+    expect(missing).toEqual([]);
+    const programs = new Set(plan.map((a) => a.program));
+    const syscallEvents = EVENT_SCHEMA.events.filter((e) => ['io', 'net', 'file'].includes(e.category));
+    for (const e of syscallEvents) {
+      const program = e.name === 'fcntl_dupfd' ? 'kcap_exit_fcntl' : `kcap_exit_${e.name}`;
+      expect(programs.has(program), program).toBe(true);
+    }
+    // Enter before exit for each syscall, so no exit runs without its stash.
+    const enterAt = plan.findIndex((a) => a.target === 'syscalls/sys_enter_read');
+    expect(enterAt).toBeLessThan(plan.findIndex((a) => a.target === 'syscalls/sys_exit_read'));
+  });
+});
