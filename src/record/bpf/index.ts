@@ -16,7 +16,7 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { readKernelBtf, type KernelBtf } from '../btf.js';
-import { attachPlan, syscallArgCount, type Attachment } from './attach.js';
+import { attachPlan, syscallArgCount } from './attach.js';
 import { encodeConfig, FilterMode, resolveOffsets, offsetSpecs, ARGS_MAX } from './config.js';
 import { BpfError, wrapNative } from './errors.js';
 import { loadAddon, PACKAGE_ROOT, type LoadedProgram, type NativeAddon, type NativeProbeSet } from './native.js';
