@@ -23,28 +23,64 @@ export function headLength(buf: Uint8Array): number {
 export interface Head {
   /** Start line split at spaces (at most three parts; the third keeps its spaces). */
   readonly start: readonly [string, string, string];
-  /** Header fields, names lower-cased; repeated fields joined with ", ". */
+  /**
+   * The header fields kcap reads (HEAD_FIELDS), names lower-cased; repeated fields joined with
+   * ", ". Other fields are skipped without being decoded: heads are parsed once per request.
+   */
   readonly headers: ReadonlyMap<string, string>;
 }
 
-/** Start line and header fields of a head of `len` bytes. */
+/** Fields that framing (RFC 9112 §6) and the records need. */
+export const HEAD_FIELDS: readonly string[] = ['host', 'content-length', 'transfer-encoding'];
+const FIELD_BYTES = HEAD_FIELDS.map((f) => Buffer.from(f, 'latin1'));
+
+function latin1(buf: Uint8Array, from: number, to: number): string {
+  return Buffer.from(buf.buffer, buf.byteOffset + from, to - from).toString('latin1');
+}
+
+/** Index in HEAD_FIELDS of the field named by buf[from, to) (ASCII case-insensitive), or -1. */
+function wantedField(buf: Uint8Array, from: number, to: number): number {
+  // Optional whitespace before the colon is tolerated, as the old string parser did.
+  while (to > from && (buf[to - 1] === 0x20 || buf[to - 1] === 0x09)) to--;
+  for (let f = 0; f < FIELD_BYTES.length; f++) {
+    const name = FIELD_BYTES[f]!;
+    if (name.length !== to - from) continue;
+    let i = 0;
+    while (i < name.length && (buf[from + i]! | 0x20) === name[i]) i++;
+    if (i === name.length) return f;
+  }
+  return -1;
+}
+
+/** Start line and the wanted header fields of a head of `len` bytes. */
 export function readHead(buf: Uint8Array, len: number): Head {
-  const lines = Buffer.from(buf.buffer, buf.byteOffset, len).toString('latin1').split('\n');
-  const first = (lines[0] ?? '').replace(/\r$/, '');
+  const lineEnd = (from: number): number => {
+    const nl = buf.indexOf(0x0a, from);
+    return nl === -1 || nl >= len ? len : nl;
+  };
+  const trimCr = (from: number, nl: number): number => (nl > from && buf[nl - 1] === 0x0d ? nl - 1 : nl);
+  const firstEnd = lineEnd(0);
+  const first = latin1(buf, 0, trimCr(0, firstEnd));
   const sp1 = first.indexOf(' ');
   const sp2 = sp1 === -1 ? -1 : first.indexOf(' ', sp1 + 1);
   const start: [string, string, string] = sp1 === -1 ? [first, '', '']
     : sp2 === -1 ? [first.slice(0, sp1), first.slice(sp1 + 1), '']
       : [first.slice(0, sp1), first.slice(sp1 + 1, sp2), first.slice(sp2 + 1)];
   const headers = new Map<string, string>();
-  for (let i = 1; i < lines.length; i++) {
-    const line = (lines[i] as string).replace(/\r$/, '');
-    const colon = line.indexOf(':');
-    if (colon <= 0) continue;
-    const name = line.slice(0, colon).trim().toLowerCase();
-    const value = line.slice(colon + 1).trim();
-    const had = headers.get(name);
-    headers.set(name, had === undefined ? value : `${had}, ${value}`);
+  for (let from = firstEnd + 1; from < len;) {
+    const nl = lineEnd(from);
+    const end = trimCr(from, nl);
+    const colon = buf.indexOf(0x3a, from);
+    if (colon > from && colon < end) {
+      const f = wantedField(buf, from, colon);
+      if (f !== -1) {
+        const name = HEAD_FIELDS[f]!;
+        const value = latin1(buf, colon + 1, end).trim();
+        const had = headers.get(name);
+        headers.set(name, had === undefined ? value : `${had}, ${value}`);
+      }
+    }
+    from = nl + 1;
   }
   return { start, headers };
 }
