@@ -5,7 +5,7 @@
  * errors with a non-zero exit.
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
@@ -145,5 +145,49 @@ describeBpf('kcap record selection (CLI, real redis)', () => {
     expect(events.some((e) => e.type === 'connect')).toBe(true);
     const report = JSON.parse(kcap(['analyze', '--json', file]).stdout);
     expect(report.endpoints.find((e: { operation: string }) => e.operation === 'GET')?.count).toBe(n);
+  });
+});
+
+describeBpf('kcap record failures a user can meet', () => {
+  let dir: string;
+  let mnt: string;
+
+  beforeAll(() => {
+    spawnSync('npx', ['tsc', '-p', '.'], { cwd: new URL('../..', import.meta.url).pathname });
+    dir = mkdtempSync(join(tmpdir(), 'kcap-record-fail-'));
+    chmodSync(dir, 0o777);
+    mnt = join(dir, 'small');
+    mkdirSync(mnt);
+    // A 1 MiB filesystem: recording a busy host fills it within a second or two.
+    const m = spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=1m', 'tmpfs', mnt]);
+    if (m.status !== 0) throw new Error(`cannot mount a tmpfs: ${m.stderr}`);
+  });
+
+  afterAll(() => {
+    if (mnt) spawnSync('umount', [mnt]);
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('says in one line that recording needs root when run as an unprivileged user', () => {
+    const r = spawnSync('runuser', ['-u', 'nobody', '--', process.execPath, KCAP, 'record', '-o', join(dir, 'x.kcap'), '-d', '1s'],
+      { encoding: 'utf8', timeout: 60_000 });
+    expect(r.status).not.toBe(0);
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
+    expect(r.stderr).toMatch(/^kcap: cannot record: recording needs root/);
+  });
+
+  it('finalizes what it wrote when the disk fills, and says so', () => {
+    const file = join(mnt, 'full.kcap');
+    // Payload-heavy I/O by the traced command fills 1 MiB of compressed chunks quickly.
+    const r = kcap(['record', '-o', file, '-d', '20s', '--', 'sh', '-c',
+      'for i in $(seq 1 400); do head -c 200000 /dev/urandom > /dev/null; done']);
+    expect(r.status).not.toBe(0);
+    expect(r.stderr).toMatch(/kcap: .*full\.kcap: .*(ENOSPC|no space)/i);
+    expect(r.stderr).toMatch(/every complete chunk before it is readable/);
+    const v = JSON.parse(kcap(['verify', '--json', file]).stdout);
+    expect(['intact', 'recoverable']).toContain(v.status);
+    const info = JSON.parse(kcap(['info', '--json', file]).stdout);
+    expect(info.chunks).toBeGreaterThan(0);
+    expect(info.records).toBeGreaterThan(0);
   });
 });
