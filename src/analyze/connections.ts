@@ -63,6 +63,7 @@ const AF_INET = 2;
 const AF_INET6 = 10;
 const IPPROTO_TCP = 6;
 const IPPROTO_UDP = 17;
+const EINPROGRESS = -115;
 /** Linux pids are below 2^22, so gen * PID_SPACE + pid is exact while gen < 2^31. */
 const PID_SPACE = 0x40_0000;
 
@@ -70,6 +71,14 @@ interface ProcessRef {
   readonly pid: number;
   readonly comm: string;
   readonly containerId: string;
+}
+
+function ownerKey(l4proto: number, addr: string, port: number): string {
+  return `${l4proto} ${endpointText(addr, port)}`;
+}
+
+function processRef(ev: KEvent): ProcessRef {
+  return { pid: ev.pid, comm: ev.thread.comm, containerId: ev.thread.proc.containerId };
 }
 
 class Conn {
@@ -99,6 +108,12 @@ export class ConnectionTracker {
     unmatchedResponses: 0,
   };
   private readonly conns = new Map<number | string, Conn>();
+  /**
+   * Which traced process a connecting socket's local endpoint belongs to, from its connect event.
+   * The end that is parsed may see its peer's bytes before the peer's own syscall exits (events
+   * are emitted at exit), so the join can come too late to label the first requests; this can't.
+   */
+  private readonly owners = new Map<string, ProcessRef>();
   /** Parsed ends by canonical 4-tuple, for joining the other end. */
   private readonly parsedEnds = new Map<string, Conn>();
   private nextId = 1;
@@ -111,6 +126,8 @@ export class ConnectionTracker {
     if (fd === undefined || (fd.family !== AF_INET && fd.family !== AF_INET6)) return;
     if (ev.isIo) {
       this.onIo(ev, fd);
+    } else if (ev.name === 'connect' && (ev.res === 0 || ev.res === EINPROGRESS) && fd.lport !== 0) {
+      this.owners.set(ownerKey(fd.l4proto, fd.laddr, fd.lport), processRef(ev));
     } else if (ev.name === 'close' && fd.gen !== 0) {
       this.closeFd(ev.pid, fd);
     }
@@ -164,8 +181,7 @@ export class ConnectionTracker {
     const b = endpointText(remote.addr, remote.port);
     const joinKey = `${l4} ${a < b ? `${a} ${b}` : `${b} ${a}`}`;
     const role = fd.role === 'client' ? true : fd.role === 'server' ? false : undefined;
-    const t = ev.thread;
-    const proc = { pid: ev.pid, comm: t.comm, containerId: t.proc.containerId };
+    const proc = processRef(ev);
     c = new Conn(this.nextId++, key, joinKey, l4, local, remote, proc, role, role !== undefined);
     this.conns.set(key, c);
     this.stats.connections++;
@@ -216,6 +232,8 @@ export class ConnectionTracker {
   }
 
   private closeFd(pid: number, fd: FdInfo): void {
+    const owner = ownerKey(fd.l4proto, fd.laddr, fd.lport);
+    if (this.owners.get(owner)?.pid === pid) this.owners.delete(owner);
     const socketKey = fd.gen * PID_SPACE + pid;
     const c = this.conns.get(socketKey);
     if (c) this.end(c);
@@ -248,14 +266,15 @@ export class ConnectionTracker {
   }
 
   private context(c: Conn): ConnContext {
+    const peer = c.peerProc ?? this.owners.get(ownerKey(c.l4 === 'tcp' ? IPPROTO_TCP : IPPROTO_UDP, c.remote.addr, c.remote.port));
     const me: Peer = { ...c.proc, addr: c.local.addr, port: c.local.port };
-    const other: Peer = { ...(c.peerProc ?? NO_PEER), addr: c.remote.addr, port: c.remote.port };
+    const other: Peer = { ...(peer ?? NO_PEER), addr: c.remote.addr, port: c.remote.port };
     return {
       conn: c.id, l4: c.l4, protocol: c.parser?.protocol ?? '',
       client: c.isClient ? me : other,
       server: c.isClient ? other : me,
       observedAt: c.isClient ? 'client' : 'server',
-      bothEndsTraced: c.peerProc !== undefined,
+      bothEndsTraced: peer !== undefined,
     };
   }
 }

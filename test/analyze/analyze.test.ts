@@ -50,6 +50,21 @@ describe('connection tracking', () => {
     expect(r.serviceMap.map((e) => [e.client, e.server, e.count])).toEqual([['curl', '127.0.0.1:8080', 3]]);
   });
 
+  it('names the client process even when the server end is parsed first', async () => {
+    // Events are emitted at syscall exit: a slow client write can land after the server's reply.
+    const b = new CaptureBuilder().thread(CLIENT.pid, CLIENT.pid, CLIENT.comm).thread(SERVER.pid, SERVER.pid, SERVER.comm);
+    b.add('connect', { pid: CLIENT.pid, tid: CLIENT.pid, fields: { fd: 3, res: 0, ...tupleFields(C_END) } });
+    b.add('accept4', { pid: SERVER.pid, tid: SERVER.pid, fields: { fd: 5, listen_fd: 4, res: 5, ...tupleFields(S_END) } });
+    io(b, 'read', SERVER, 5, S_END, REQ);
+    io(b, 'write', SERVER, 5, S_END, RESP(200));
+    io(b, 'write', CLIENT, 3, C_END, REQ);
+    io(b, 'read', CLIENT, 3, C_END, RESP(200));
+    const r = await analyze(b.source());
+    expect(r.requests).toBe(1);
+    expect(r.serviceMap.map((e) => [e.client, e.serverProcess])).toEqual([['curl', 'nginx[200]']]);
+    expect(r.slowest[0]!.clientProcess).toBe('curl[100]');
+  });
+
   it('reports a server seen from its client alone, without inventing its process', async () => {
     const r = await analyze(httpCapture({ client: true, server: false, statuses: [200, 200] }).source());
     expect(r.requests).toBe(2);
