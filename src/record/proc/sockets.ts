@@ -5,19 +5,11 @@
  * distinct namespace.
  */
 import { SocketAddress } from 'node:net';
-import type { FdKind } from '../../capture/tables.js';
+import type { FdRow } from '../../capture/tables.js';
 import { HOST_LE, readProc } from './procfs.js';
 
-export interface SocketInfo {
-  readonly kind: FdKind;
-  readonly l4proto?: string;
-  readonly laddr?: string;
-  readonly lport?: number;
-  readonly raddr?: string;
-  readonly rport?: number;
-  readonly state?: string;
-  readonly path?: string;
-}
+/** What /proc/net says of a socket: the socket part of an FdRow. */
+export type SocketInfo = Pick<FdRow, 'kind' | 'l4proto' | 'laddr' | 'lport' | 'raddr' | 'rport' | 'state' | 'path'>;
 
 /** Socket inode → what the namespace's tables say about it. */
 export type SocketTable = Map<number, SocketInfo>;
