@@ -26,6 +26,8 @@ export interface TcpTotals {
   readonly resetsReceived: number;
   /** Transitions to ESTABLISHED seen (connections opened while recording). */
   readonly established: number;
+  /** Of resetsSent: resets the kernel sent for segments no socket owned (connection refused). */
+  readonly resetsWithoutSocket: number;
 }
 
 type Mutable<T> = { -readonly [K in keyof T]: T[K] };
@@ -44,10 +46,16 @@ export class TcpHealth {
   private readonly conns: Mutable<TcpConnHealth>[] = [];
   private readonly byPorts = new Map<number, { laddr: string; raddr: string; health: Mutable<TcpConnHealth> }[]>();
   private established = 0;
+  private socketlessResets = 0;
 
   onEvent(ev: KEvent): void {
-    if (ev.category !== 'tcp' || !ev.fd) return;
+    if (ev.category !== 'tcp') return;
     const name = ev.name;
+    // A reset for a segment no socket owns (a refused connection) has no tuple; it still counts.
+    if (!ev.fd || (ev.fd.lport === 0 && ev.fd.rport === 0)) {
+      if (name === 'tcp_send_reset') this.socketlessResets++;
+      return;
+    }
     if (name === 'sock_set_state') {
       if (readU32(ev, 'newstate') === TCP_ESTABLISHED) this.established++;
       return;
@@ -87,13 +95,16 @@ export class TcpHealth {
 
   totals(): TcpTotals {
     let retransmits = 0;
-    let resetsSent = 0;
+    let resetsSent = this.socketlessResets;
     let resetsReceived = 0;
     for (const c of this.conns) {
       retransmits += c.retransmits;
       resetsSent += c.resetsSent;
       resetsReceived += c.resetsReceived;
     }
-    return { connections: this.conns.length, retransmits, resetsSent, resetsReceived, established: this.established };
+    return {
+      connections: this.conns.length, retransmits, resetsSent, resetsReceived, established: this.established,
+      resetsWithoutSocket: this.socketlessResets,
+    };
   }
 }

@@ -71,7 +71,7 @@ function slowest(r: AnalysisResult): string {
 function tcp(r: AnalysisResult): string {
   const t = r.tcp.totals;
   const summary = `${t.connections} connections seen by tcp tracepoints, ${t.established} established while recording, `
-    + `${t.retransmits} retransmits, ${t.resetsSent} resets sent, ${t.resetsReceived} received`;
+    + `${t.retransmits} retransmits, ${t.resetsSent} resets sent (${t.resetsWithoutSocket} for no socket: refused connections), ${t.resetsReceived} received`;
   const rows = r.tcp.connections.map((c) => [c.local, c.remote, String(c.retransmits), String(c.resetsSent),
     String(c.resetsReceived), c.rttSamples ? durationText(c.srttLastUs * 1000) : '-', c.rttSamples ? durationText(c.srttMaxUs * 1000) : '-']);
   const table = rows.length ? `\n${renderTable([

@@ -1,0 +1,47 @@
+/**
+ * TCP health in the analyze report comes from the kernel's tcp tracepoints on a real recording:
+ * a connection refused on loopback is a reset sent and a reset received; a served connection
+ * carries the kernel's smoothed RTT samples.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { describeBpf } from '../helpers/bpf.js';
+import { analyzeJson, recordCommand, startNginx, type Server } from '../helpers/servers-extra.js';
+import { ensurePackages, freePort } from '../protocols/servers.js';
+
+describeBpf('TCP health on a real recording', () => {
+  let nginx: Server | undefined;
+  let dir: string;
+
+  beforeAll(async () => {
+    const missing = ensurePackages('nginx', 'curl');
+    if (missing) throw new Error(missing);
+    nginx = await startNginx({ 'index.html': 'x'.repeat(100_000) });
+    dir = mkdtempSync(join(tmpdir(), 'kcap-tcp-'));
+  });
+
+  afterAll(async () => {
+    await nginx?.stop();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('counts the resets of a refused connection and the RTT of a served one', async () => {
+    const file = join(dir, 'tcp.kcap');
+    const closed = await freePort();
+    const refused = 3;
+    const curls = Array.from({ length: refused }, () => `curl -s -o /dev/null http://127.0.0.1:${closed}/;`).join(' ');
+    const out = await recordCommand(file, ['sh', '-c', `${curls} curl -s -o /dev/null -w '%{http_code}' http://127.0.0.1:${nginx!.port}/`]);
+    expect(out).toBe('200');
+    const r = await analyzeJson(file);
+    // The kernel answers each SYN to a closed port with a reset that no socket owns, and the
+    // connecting socket receives it.
+    expect(r.tcp.totals).toMatchObject({ resetsSent: refused, resetsWithoutSocket: refused, resetsReceived: refused });
+    const refusedConns = r.tcp.connections.filter((c) => c.remote.endsWith(`:${closed}`));
+    expect(refusedConns.map((c) => c.resetsReceived)).toEqual(Array(refused).fill(1));
+    const served = r.tcp.connections.filter((c) => c.local.endsWith(`:${nginx!.port}`) || c.remote.endsWith(`:${nginx!.port}`));
+    expect(served.some((c) => c.rttSamples > 0 && c.srttMaxUs > 0)).toBe(true);
+    expect(r.tcp.totals.retransmits).toBe(0);
+  });
+});
