@@ -8,7 +8,7 @@ import { analyze } from '../analyze/analyze.js';
 import { PROTOCOLS } from '../protocols/index.js';
 import { renderJson } from '../report/json.js';
 import { renderText } from '../report/text.js';
-import { damageLines, filterOf, parseCount, parseDurationNs, withCapture } from './args.js';
+import { damageLines, filterOf, parseCount, parseDurationNs, reportDamage, withCapture } from './args.js';
 import { UserError } from './errors.js';
 
 interface AnalyzeFlags {
@@ -40,6 +40,7 @@ async function run(file: string, words: readonly string[], flags: AnalyzeFlags):
     const damaged = damageLines(source);
     const withDamage = damaged.length ? { ...result, incomplete: { ...result.incomplete, problems: [...result.incomplete.problems, ...damaged] } } : result;
     process.stdout.write(flags.json ? renderJson(withDamage) : renderText(withDamage));
+    reportDamage(file, source);
   });
 }
 

@@ -54,3 +54,17 @@ export async function withCapture<T>(file: string, fn: (r: OpenedCapture) => Pro
 export function damageLines(r: OpenedCapture): string[] {
   return r.problems.map((p) => `damaged capture: ${p.message} (offset ${p.offset}, ${p.lostBytes} bytes unusable)`);
 }
+
+/** Exit status of a command that read a damaged capture: its output covers what was readable. */
+export const EXIT_DAMAGED = 2;
+
+/**
+ * After a command has used what was readable: one line per damage on stderr, naming the file,
+ * and exit status EXIT_DAMAGED, so scripts notice that the output may be incomplete.
+ */
+export function reportDamage(file: string, r: OpenedCapture): void {
+  const lines = damageLines(r);
+  if (lines.length === 0) return;
+  process.stderr.write(lines.map((l) => `kcap: ${file}: ${l}\n`).join(''));
+  process.exitCode = EXIT_DAMAGED;
+}

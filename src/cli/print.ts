@@ -5,7 +5,7 @@
  */
 import type { Command } from 'commander';
 import { printEvents, statsText } from '../probe/print.js';
-import { damageLines, filterOf, withCapture } from './args.js';
+import { filterOf, reportDamage, withCapture } from './args.js';
 import { UserError } from './errors.js';
 
 interface PrintFlags {
@@ -45,8 +45,8 @@ async function run(file: string, words: readonly string[], flags: PrintFlags): P
       ...(filter ? { filter } : {}), json: flags.json ?? false, keepAll: flags.all ?? false, ignorePids,
       payload: flags.hex ? 'hex' : flags.ascii ? 'ascii' : 'short',
     });
-    const damage = damageLines(source).map((l) => `  ${l}`);
-    if (!flags.quiet) process.stderr.write(`${[statsText(stats), ...damage].join('\n')}\n`);
+    if (!flags.quiet) process.stderr.write(`${statsText(stats)}\n`);
+    reportDamage(file, source);
   });
 }
 
