@@ -19,12 +19,15 @@ export interface AnalyzeOptions {
   readonly filter?: (ev: KEvent) => boolean;
   /** Only records of these protocols are reported. */
   readonly protocols?: readonly string[];
-  /** Window on request start, in ns relative to the capture's start. */
-  readonly fromNs?: number;
-  readonly toNs?: number;
+  /** Window on request start: [from, to). */
+  readonly from?: TimePoint;
+  readonly to?: TimePoint;
   /** Length of the slowest-requests list (and of the TCP connections list). Default 10. */
   readonly top?: number;
 }
+
+/** A point in a capture: ns after its first event, or an absolute UTC time in ns. */
+export type TimePoint = { readonly afterStartNs: number } | { readonly utcNs: bigint };
 
 export interface SlowRequest {
   readonly startUtc: string;
@@ -65,6 +68,7 @@ export interface AnalysisResult {
     readonly events: number;
     readonly snaplen: number;
   };
+  /** The window as ns after the first event, or null where open. */
   readonly window: { readonly fromNs: number | null; readonly toNs: number | null };
   readonly requests: number;
   readonly protocols: readonly ({ readonly protocol: string } & LatencySummary)[];
@@ -78,11 +82,13 @@ export interface AnalysisResult {
 
 export async function analyze(source: EventSource, opts: AnalyzeOptions = {}): Promise<AnalysisResult> {
   const top = opts.top ?? 10;
-  const base = source.clock.bootNs;
-  const rel = (ts: bigint): number => Number(ts - base);
+  const clock = source.clock;
+  // Capture-relative times count from the first event, known once the first chunk arrives.
+  let base = clock.bootNs;
+  let window: { fromNs: number | null; toNs: number | null } = { fromNs: null, toNs: null };
   const inWindow = (r: L7Record): boolean => {
-    const t = rel(r.startTs);
-    return (opts.fromNs === undefined || t >= opts.fromNs) && (opts.toNs === undefined || t < opts.toNs)
+    const t = Number(r.startTs - base);
+    return (window.fromNs === null || t >= window.fromNs) && (window.toNs === null || t < window.toNs)
       && (opts.protocols === undefined || opts.protocols.includes(r.protocol));
   };
   const agg = new Aggregator(top);
@@ -96,6 +102,11 @@ export async function analyze(source: EventSource, opts: AnalyzeOptions = {}): P
     if (ev.category === 'tcp') tcp.onEvent(ev);
   };
   for await (const chunk of source.chunks()) {
+    if (firstTs === undefined && chunk.count > 0) {
+      base = chunk.firstTs;
+      const baseUtc = clock.realtimeNs + (base - clock.bootNs);
+      window = { fromNs: relative(opts.from, baseUtc), toNs: relative(opts.to, baseUtc) };
+    }
     if (chunk.lostBefore > 0) tracker.onLoss(chunk.firstTs);
     replayer.chunk(chunk, visit);
     ({ firstTs, lastTs } = timeRange(chunk, firstTs, lastTs));
@@ -103,21 +114,22 @@ export async function analyze(source: EventSource, opts: AnalyzeOptions = {}): P
   tracker.finish();
   const stats = replayer.stats;
   const cs = tracker.stats;
+  const utcOf = (ts: bigint): bigint => clock.realtimeNs + (ts - clock.bootNs);
   const start = firstTs ?? base;
   return {
     capture: {
       hostname: source.machine.hostname, kernel: source.machine.kernelRelease,
-      startUtc: utcText(source.clock.realtimeNs + (start - base)),
-      endUtc: utcText(source.clock.realtimeNs + ((firstTs === undefined ? base : lastTs) - base)),
+      startUtc: utcText(utcOf(start)),
+      endUtc: utcText(utcOf(firstTs === undefined ? base : lastTs)),
       durationNs: firstTs === undefined ? 0 : Number(lastTs - start),
       events: stats.events, snaplen: source.snaplen,
     },
-    window: { fromNs: opts.fromNs ?? null, toNs: opts.toNs ?? null },
+    window,
     requests: agg.records,
     protocols: agg.protocols().map((p) => ({ protocol: p.protocol, ...p.summary })),
     endpoints: agg.operations(),
     serviceMap: agg.serviceMap(),
-    slowest: agg.slowestRequests().map((r) => slowRequest(r, source.clock.realtimeNs, base)),
+    slowest: agg.slowestRequests().map((r) => slowRequest(r, utcOf, base)),
     tcp: { totals: tcp.totals(), connections: tcp.connections().slice(0, top) },
     connections: connectionSummary(cs),
     incomplete: {
@@ -144,9 +156,15 @@ function connectionSummary(cs: ConnectionStats): AnalysisResult['connections'] {
   return { total: cs.connections - cs.joined, byProtocol, bothEndsJoined: cs.joined };
 }
 
-function slowRequest({ rec, ctx }: Located, realtimeNs: bigint, base: bigint): SlowRequest {
+/** A window end as ns after the first event (whose UTC time is baseUtc), or null when open. */
+function relative(p: TimePoint | undefined, baseUtc: bigint): number | null {
+  if (p === undefined) return null;
+  return 'afterStartNs' in p ? p.afterStartNs : Number(p.utcNs - baseUtc);
+}
+
+function slowRequest({ rec, ctx }: Located, utcOf: (ts: bigint) => bigint, base: bigint): SlowRequest {
   return {
-    startUtc: utcText(realtimeNs + (rec.startTs - base)), startNs: Number(rec.startTs - base),
+    startUtc: utcText(utcOf(rec.startTs)), startNs: Number(rec.startTs - base),
     latencyNs: Number(rec.latencyNs), protocol: rec.protocol, operation: rec.operation, resource: rec.resource,
     status: rec.status, error: rec.error,
     client: endpointText(ctx.client.addr, ctx.client.port), clientProcess: processText(ctx.client),

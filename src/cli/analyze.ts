@@ -4,19 +4,19 @@
  * was incomplete. The work is in src/analyze; this file only reads options and prints.
  */
 import type { Command } from 'commander';
-import { analyze } from '../analyze/analyze.js';
+import { analyze, type TimePoint } from '../analyze/analyze.js';
 import { PROTOCOLS } from '../protocols/index.js';
 import { renderJson } from '../report/json.js';
 import { renderText } from '../report/text.js';
-import { damageLines, filterOf, parseCount, parseDurationNs, reportDamage, withCapture } from './args.js';
+import { damageLines, filterOf, parseCount, parseTimePoint, reportDamage, withCapture } from './args.js';
 import { UserError } from './errors.js';
 
 interface AnalyzeFlags {
   readonly json?: boolean;
   readonly top: number;
   readonly protocol?: readonly string[];
-  readonly from?: number;
-  readonly to?: number;
+  readonly from?: TimePoint;
+  readonly to?: TimePoint;
 }
 
 function protocolsOf(values: readonly string[] | undefined): string[] | undefined {
@@ -35,7 +35,7 @@ async function run(file: string, words: readonly string[], flags: AnalyzeFlags):
   await withCapture(file, async (source) => {
     const result = await analyze(source, {
       top: flags.top, ...(filter ? { filter } : {}), ...(protocols ? { protocols } : {}),
-      ...(flags.from !== undefined ? { fromNs: flags.from } : {}), ...(flags.to !== undefined ? { toNs: flags.to } : {}),
+      ...(flags.from !== undefined ? { from: flags.from } : {}), ...(flags.to !== undefined ? { to: flags.to } : {}),
     });
     const damaged = damageLines(source);
     const withDamage = damaged.length ? { ...result, incomplete: { ...result.incomplete, problems: [...result.incomplete.problems, ...damaged] } } : result;
@@ -52,7 +52,7 @@ export function registerAnalyze(program: Command): void {
     .option('--json', 'machine-readable report (fields documented in formats/analyze-json.md)')
     .option('-n, --top <n>', 'length of the slowest-requests and TCP lists', parseCount, 10)
     .option('-P, --protocol <names...>', `only these protocols (${PROTOCOLS.map((p) => p.name).join(', ')})`)
-    .option('--from <time>', 'only requests starting this long after the capture start (e.g. 5s)', parseDurationNs)
-    .option('--to <time>', 'only requests starting before this long after the capture start', parseDurationNs)
+    .option('--from <time>', 'only requests starting from this time: after the first event (5s) or UTC (2026-11-22T00:11:12Z)', parseTimePoint)
+    .option('--to <time>', 'only requests starting before this time, in the same forms', parseTimePoint)
     .action((file: string, words: string[], flags: AnalyzeFlags) => run(file, words, flags));
 }

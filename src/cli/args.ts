@@ -4,6 +4,7 @@
  */
 import { InvalidArgumentError } from 'commander';
 import { CaptureError, openCapture } from '../capture/index.js';
+import type { TimePoint } from '../analyze/analyze.js';
 import { FilterError, compileFilter, type Predicate } from '../filter/index.js';
 import { UserError } from './errors.js';
 
@@ -24,6 +25,15 @@ export function parseDurationNs(text: string): number {
   if (!m) throw new InvalidArgumentError('expected a duration such as 10s, 500ms, 2m');
   const unit = { ns: 1, us: 1e3, µs: 1e3, ms: 1e6, s: 1e9, m: 60e9, h: 3600e9 }[m[2] ?? 's']!;
   return Math.round(Number(m[1]) * unit);
+}
+
+/** "5s" (after the capture's first event) or an ISO-8601 UTC time such as 2026-11-22T00:11:12.5Z. */
+export function parseTimePoint(text: string): TimePoint {
+  const iso = /^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d{1,9}))?Z$/.exec(text.trim());
+  if (!iso) return { afterStartNs: parseDurationNs(text) };
+  const ms = Date.parse(`${iso[1]}Z`);
+  if (Number.isNaN(ms)) throw new InvalidArgumentError('not a valid UTC time');
+  return { utcNs: BigInt(ms) * 1_000_000n + BigInt((iso[2] ?? '').padEnd(9, '0')) };
 }
 
 /** A positive integer option value. */

@@ -26,7 +26,7 @@ function section(title: string, body: string): string {
 function header(r: AnalysisResult): string {
   const c = r.capture;
   const window = r.window.fromNs !== null || r.window.toNs !== null
-    ? `\nwindow    ${r.window.fromNs === null ? 'start' : durationText(r.window.fromNs)} to ${r.window.toNs === null ? 'end' : durationText(r.window.toNs)} after capture start`
+    ? `\nwindow    ${r.window.fromNs === null ? 'start' : durationText(r.window.fromNs)} to ${r.window.toNs === null ? 'end' : durationText(r.window.toNs)} after the first event`
     : '';
   const protos = r.protocols.map((p) => `${p.protocol} ${p.count}`).join(', ');
   return [

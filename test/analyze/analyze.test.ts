@@ -120,8 +120,15 @@ describe('aggregation', () => {
     const src = httpCapture({ client: true, server: false, statuses: [200, 200, 200] }).source();
     const all = await analyze(src);
     const none = await analyze(src, { protocols: ['redis'] });
-    const late = await analyze(src, { fromNs: Number(all.slowest.map((s) => s.startNs).sort((a, b) => a - b)[1]) });
-    expect([all.requests, none.requests, late.requests]).toEqual([3, 0, 2]);
+    const starts = all.slowest.map((s) => s.startNs).sort((a, b) => a - b);
+    const late = await analyze(src, { from: { afterStartNs: starts[1]! } });
+    const early = await analyze(src, { to: { afterStartNs: starts[1]! } });
+    // The same window given as UTC times.
+    const utc = all.slowest.map((s) => s.startUtc).sort();
+    const ns = (iso: string): bigint => BigInt(Date.parse(iso.slice(0, 19) + 'Z')) * 1_000_000n + BigInt(iso.slice(20, 29));
+    const lateUtc = await analyze(src, { from: { utcNs: ns(utc[1]!) } });
+    expect([all.requests, none.requests, late.requests, early.requests, lateUtc.requests]).toEqual([3, 0, 2, 1, 2]);
+    expect(late.window).toEqual({ fromNs: starts[1], toNs: null });
   });
 });
 
