@@ -83,7 +83,8 @@ export interface AnalysisResult {
 export async function analyze(source: EventSource, opts: AnalyzeOptions = {}): Promise<AnalysisResult> {
   const top = opts.top ?? 10;
   const clock = source.clock;
-  // Capture-relative times count from the first event, known once the first chunk arrives.
+  // Capture-relative times count from the first event in capture order (not the chunk minimum,
+  // which depends on where chunks were cut: a live source and its file must agree).
   let base = clock.bootNs;
   let window: { fromNs: number | null; toNs: number | null } = { fromNs: null, toNs: null };
   const inWindow = (r: L7Record): boolean => {
@@ -103,7 +104,7 @@ export async function analyze(source: EventSource, opts: AnalyzeOptions = {}): P
   };
   for await (const chunk of source.chunks()) {
     if (firstTs === undefined && chunk.count > 0) {
-      base = chunk.firstTs;
+      base = new DataView(chunk.records.buffer, chunk.records.byteOffset, chunk.records.byteLength).getBigUint64(8, true);
       const baseUtc = clock.realtimeNs + (base - clock.bootNs);
       window = { fromNs: relative(opts.from, baseUtc), toNs: relative(opts.to, baseUtc) };
     }
