@@ -100,8 +100,15 @@ KCAP_MAP(kcap_depth, BPF_MAP_TYPE_PERCPU_ARRAY, sizeof(__u32), sizeof(__u32), 1,
 KCAP_MAP(kcap_pids, BPF_MAP_TYPE_HASH, sizeof(__u32), sizeof(__u8), 65536, 0);
 KCAP_MAP(kcap_stash, BPF_MAP_TYPE_HASH, sizeof(__u32), sizeof(struct stash), 65536, 0);
 KCAP_MAP(kcap_lost, BPF_MAP_TYPE_PERCPU_ARRAY, sizeof(__u32), sizeof(__u64), 1, 0);
-/* struct sock address → boot ns of its last tcp_probe record (rate limit per socket). */
-KCAP_MAP(kcap_probe_last, BPF_MAP_TYPE_LRU_HASH, sizeof(__u64), sizeof(__u64), 16384, 0);
+/* tcp_probe rate limit: a direct-mapped table of (struct sock address, coarse ns of its last
+ * record). An array slot costs a few instructions where a hash lookup costs a helper call, and a
+ * collision or a racing update only lets one extra record through. */
+struct probe_slot {
+	__u64 sk;
+	__u64 last;
+};
+#define PROBE_SLOTS 4096
+KCAP_MAP(kcap_probe_last, BPF_MAP_TYPE_ARRAY, sizeof(__u32), sizeof(struct probe_slot), PROBE_SLOTS, 0);
 
 INLINE struct kcap_config *config(void)
 {
@@ -179,8 +186,8 @@ INLINE void sock_tuple(const struct kcap_offsets *o, __u64 sk, struct kcap_tuple
 	sk_tuple(o, sk, t);
 }
 
-/* Socket inode number → its tuple, so the I/O of an established connection reads 8 kernel words
- * instead of 17. Inode numbers of sockets are not reused while the counter does not wrap, and
+/* Socket inode number → its tuple, so the I/O of an established connection reads 7 kernel words
+ * instead of 16. Inode numbers of sockets are not reused while the counter does not wrap, and
  * only tuples that cannot change any more are cached (see tuple_final); connect and bind always
  * read afresh and refresh the entry. */
 KCAP_MAP(kcap_sock_cache, BPF_MAP_TYPE_LRU_HASH, sizeof(__u64), sizeof(struct kcap_tuple), 65536, 0);
@@ -207,9 +214,12 @@ INLINE void fd_tuple(const struct kcap_offsets *o, __s32 fd, struct kcap_tuple *
 		return;
 	__u64 files = rd_u64(bpf_get_current_task() + o->task_files);
 	__u64 fdt = rd_u64(files + o->files_fdt);
-	if (!fdt || (__u32)fd >= rd_u32(fdt + o->fdt_max_fds))
+	/* max_fds and fd are neighbours in struct fdtable (checked against BTF at load): one read. */
+	struct { __u32 max_fds; __u32 pad; __u64 fd; } tab = {};
+	if (!fdt || bpf_probe_read_kernel(&tab, sizeof(tab), (const void *)(fdt + o->fdt_max_fds)) ||
+	    (__u32)fd >= tab.max_fds)
 		return;
-	__u64 file = rd_u64(rd_u64(fdt + o->fdt_fd) + (__u64)fd * 8);
+	__u64 file = rd_u64(tab.fd + (__u64)fd * 8);
 	if (!file)
 		return;
 	__u64 inode = rd_u64(file + o->file_inode);
@@ -367,14 +377,15 @@ INLINE void count_lost(void)
 }
 
 /* Ships the record and keeps the scratch slot (sendmmsg emits several records from one).
- * The consumer polls, so records normally go out without a wakeup (a wakeup per record costs
- * more than the tracing itself); past wakeup_bytes pending it is woken explicitly. */
+ * The consumer polls, so records go out without a wakeup (a wakeup per record costs more than
+ * the tracing itself); only a consumer that asked for it (wakeup_bytes > 0) is woken once that
+ * much is pending, and only then is the fill level queried (a helper call per record). */
 INLINE void rec_emit(struct rec *r)
 {
 	__u32 len = bounded(r->pos);
 	((struct kcap_hdr *)r->buf)->len = len;
-	__u64 pending = bpf_ringbuf_query(&kcap_ring, BPF_RB_AVAIL_DATA);
-	__u64 flags = pending >= r->cfg->wakeup_bytes ? BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP;
+	__u64 wakeup = r->cfg->wakeup_bytes;
+	__u64 flags = wakeup && bpf_ringbuf_query(&kcap_ring, BPF_RB_AVAIL_DATA) >= wakeup ? BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP;
 	if (bpf_ringbuf_output(&kcap_ring, r->buf, len, flags))
 		count_lost();
 }
