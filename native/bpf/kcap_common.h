@@ -189,8 +189,26 @@ INLINE void sock_tuple(const struct kcap_offsets *o, __u64 sk, struct kcap_tuple
 /* Socket inode number → its tuple, so the I/O of an established connection reads 7 kernel words
  * instead of 16. Inode numbers of sockets are not reused while the counter does not wrap, and
  * only tuples that cannot change any more are cached (see tuple_final); connect and bind always
- * read afresh and refresh the entry. */
-KCAP_MAP(kcap_sock_cache, BPF_MAP_TYPE_LRU_HASH, sizeof(__u64), sizeof(struct kcap_tuple), 65536, 0);
+ * read afresh and refresh the entry.
+ *
+ * The cache is direct-mapped and per CPU: a slot is found with a multiply and an array index,
+ * which the verifier inlines (a hash map costs a helper call and a shared LRU list per event),
+ * and no other CPU writes it while it is copied (syscall programs do not nest on a CPU). A slot
+ * holds one socket; a collision only costs the full read. connect and bind reach every CPU's
+ * copy through kcap_sock_gen: bumping the slot's shared generation invalidates them all. */
+#define SOCK_SLOTS 4096
+struct sock_slot {
+	struct kcap_tuple t; /* t.ino is the key */
+	__u64 gen;           /* kcap_sock_gen of the slot when filled */
+};
+KCAP_MAP(kcap_sock_cache, BPF_MAP_TYPE_PERCPU_ARRAY, sizeof(__u32), sizeof(struct sock_slot), SOCK_SLOTS, 0);
+KCAP_MAP(kcap_sock_gen, BPF_MAP_TYPE_ARRAY, sizeof(__u32), sizeof(__u64), SOCK_SLOTS, 0);
+
+INLINE __u32 sock_slot_of(__u64 ino)
+{
+	_Static_assert(SOCK_SLOTS == 1 << 12, "the slot index takes the hash's top 12 bits");
+	return (ino * 0x9e3779b97f4a7c15ULL) >> 52;
+}
 
 #define IPPROTO_TCP 6
 
@@ -226,20 +244,25 @@ INLINE void fd_tuple(const struct kcap_offsets *o, __s32 fd, struct kcap_tuple *
 	if ((rd_u16(inode + o->inode_mode) & S_IFMT) != S_IFSOCK)
 		return;
 	__u64 ino = rd_u64(inode + o->inode_ino);
-	if (mode == TUPLE_CACHED) {
-		struct kcap_tuple *cached = bpf_map_lookup_elem(&kcap_sock_cache, &ino);
-		if (cached) {
-			__builtin_memcpy(t, cached, sizeof(*t));
-			return;
-		}
+	__u32 idx = sock_slot_of(ino);
+	struct sock_slot *slot = bpf_map_lookup_elem(&kcap_sock_cache, &idx);
+	__u64 *gen = bpf_map_lookup_elem(&kcap_sock_gen, &idx);
+	if (!slot || !gen)
+		return;
+	/* The generation is taken before the socket is read: if connect or bind on another CPU
+	 * bumps it meanwhile, what this read fills is already invalid. */
+	__u64 g = mode == TUPLE_FRESH ? __sync_add_and_fetch(gen, 1) : *gen;
+	if (mode == TUPLE_CACHED && ino && slot->t.ino == ino && slot->gen == g) {
+		__builtin_memcpy(t, &slot->t, sizeof(*t));
+		return;
 	}
 	t->ino = ino;
 	__u64 sock = rd_u64(file + o->file_private_data);
 	sk_tuple(o, rd_u64(sock + o->socket_sk), t);
-	if (tuple_final(t))
-		bpf_map_update_elem(&kcap_sock_cache, &ino, t, BPF_ANY);
-	else if (mode == TUPLE_FRESH)
-		bpf_map_delete_elem(&kcap_sock_cache, &ino);
+	if (tuple_final(t)) {
+		__builtin_memcpy(&slot->t, t, sizeof(*t));
+		slot->gen = g;
+	}
 }
 
 /* One record under construction: fixed part written in place, variable fields appended at pos. */
