@@ -80,6 +80,8 @@ interface Traced {
   eventsPerSec: number;
   mibPerSec: number;
   fileMibPerSec: number;
+  /** CPU seconds this (recorder) process used per second of the run, user + system. */
+  recorderCpu: number;
   lost: number;
   /** ns spent in kcap's programs (enter, exit, filtered-out runs) per recorded event. */
   bpfNsPerEvent: number;
@@ -112,6 +114,7 @@ async function traced(port: number, dir: string, options: ProbeOptions, stats: b
       writer.append(b);
     }
   };
+  const cpu0 = process.cpuUsage();
   const timer = setInterval(drain, DRAIN_INTERVAL_MS);
   let run: Run;
   try {
@@ -121,6 +124,7 @@ async function traced(port: number, dir: string, options: ProbeOptions, stats: b
     drain();
     writer.close();
   }
+  const cpu = process.cpuUsage(cpu0);
   const fileBytes = statSync(file).size;
   rmSync(file);
   const { lost, malformed } = probes.stats();
@@ -132,14 +136,14 @@ async function traced(port: number, dir: string, options: ProbeOptions, stats: b
   const top = progs.sort((a, b) => b.runTimeNs - a.runTimeNs).slice(0, 5)
     .map((p): [string, number, number] => [p.name, p.runTimeNs / p.runCount, p.runCount]);
   return { rps: run.rps, eventsPerSec: events / run.seconds, mibPerSec: bytes / run.seconds / 2 ** 20,
-    fileMibPerSec: fileBytes / run.seconds / 2 ** 20, lost, bpfNsPerEvent: bpfNs / events, top };
+    fileMibPerSec: fileBytes / run.seconds / 2 ** 20, recorderCpu: (cpu.user + cpu.system) / 1e6 / run.seconds, lost, bpfNsPerEvent: bpfNs / events, top };
 }
 
 function summary(label: string, ts: Traced[], withStats: Traced, baseRps: number): string {
   const rps = median(ts.map((t) => t.rps));
   return `${label.padEnd(28)} ${rps.toFixed(0).padStart(8)} req/s  ${(100 * rps / baseRps).toFixed(1).padStart(5)} % of untraced  `
     + `${median(ts.map((t) => t.eventsPerSec)).toFixed(0).padStart(8)} events/s  `
-    + `${median(ts.map((t) => t.mibPerSec)).toFixed(1).padStart(6)} MiB/s (file ${median(ts.map((t) => t.fileMibPerSec)).toFixed(1)})  lost ${ts.reduce((n, t) => n + t.lost, 0)}  `
+    + `${median(ts.map((t) => t.mibPerSec)).toFixed(1).padStart(6)} MiB/s (file ${median(ts.map((t) => t.fileMibPerSec)).toFixed(1)})  recorder CPU ${(100 * median(ts.map((t) => t.recorderCpu))).toFixed(1)} %  lost ${ts.reduce((n, t) => n + t.lost, 0)}  `
     + `${withStats.bpfNsPerEvent.toFixed(0)} ns in BPF per event (bpf_stats run: ${withStats.rps.toFixed(0)} req/s)\n`
     + withStats.top.map(([name, ns, runs]) => `      ${name.padEnd(18)} ${ns.toFixed(0).padStart(5)} ns/run  ${runs} runs`).join('\n');
 }
