@@ -622,11 +622,16 @@ INLINE int probe_due(const struct kcap_config *cfg, __u64 sk)
 {
 	if (!cfg->tcp_probe_interval_ns)
 		return 1;
+	_Static_assert(PROBE_SLOTS == 1 << 12, "the slot index takes the hash's top 12 bits");
+	__u32 idx = (sk * 0x9e3779b97f4a7c15ULL) >> 52;
+	struct probe_slot *p = bpf_map_lookup_elem(&kcap_probe_last, &idx);
+	if (!p)
+		return 1;
 	__u64 now = bpf_ktime_get_boot_ns();
-	__u64 *last = bpf_map_lookup_elem(&kcap_probe_last, &sk);
-	if (last && now - *last < cfg->tcp_probe_interval_ns)
+	if (p->sk == sk && now - p->last < cfg->tcp_probe_interval_ns)
 		return 0;
-	bpf_map_update_elem(&kcap_probe_last, &sk, &now, BPF_ANY);
+	p->sk = sk;
+	p->last = now;
 	return 1;
 }
 

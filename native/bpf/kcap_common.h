@@ -100,8 +100,15 @@ KCAP_MAP(kcap_depth, BPF_MAP_TYPE_PERCPU_ARRAY, sizeof(__u32), sizeof(__u32), 1,
 KCAP_MAP(kcap_pids, BPF_MAP_TYPE_HASH, sizeof(__u32), sizeof(__u8), 65536, 0);
 KCAP_MAP(kcap_stash, BPF_MAP_TYPE_HASH, sizeof(__u32), sizeof(struct stash), 65536, 0);
 KCAP_MAP(kcap_lost, BPF_MAP_TYPE_PERCPU_ARRAY, sizeof(__u32), sizeof(__u64), 1, 0);
-/* struct sock address → boot ns of its last tcp_probe record (rate limit per socket). */
-KCAP_MAP(kcap_probe_last, BPF_MAP_TYPE_LRU_HASH, sizeof(__u64), sizeof(__u64), 16384, 0);
+/* tcp_probe rate limit: a direct-mapped table of (struct sock address, coarse ns of its last
+ * record). An array slot costs a few instructions where a hash lookup costs a helper call, and a
+ * collision or a racing update only lets one extra record through. */
+struct probe_slot {
+	__u64 sk;
+	__u64 last;
+};
+#define PROBE_SLOTS 4096
+KCAP_MAP(kcap_probe_last, BPF_MAP_TYPE_ARRAY, sizeof(__u32), sizeof(struct probe_slot), PROBE_SLOTS, 0);
 
 INLINE struct kcap_config *config(void)
 {
@@ -179,11 +186,29 @@ INLINE void sock_tuple(const struct kcap_offsets *o, __u64 sk, struct kcap_tuple
 	sk_tuple(o, sk, t);
 }
 
-/* Socket inode number → its tuple, so the I/O of an established connection reads 8 kernel words
- * instead of 17. Inode numbers of sockets are not reused while the counter does not wrap, and
+/* Socket inode number → its tuple, so the I/O of an established connection reads 7 kernel words
+ * instead of 16. Inode numbers of sockets are not reused while the counter does not wrap, and
  * only tuples that cannot change any more are cached (see tuple_final); connect and bind always
- * read afresh and refresh the entry. */
-KCAP_MAP(kcap_sock_cache, BPF_MAP_TYPE_LRU_HASH, sizeof(__u64), sizeof(struct kcap_tuple), 65536, 0);
+ * read afresh and refresh the entry.
+ *
+ * The cache is direct-mapped and per CPU: a slot is found with a multiply and an array index,
+ * which the verifier inlines (a hash map costs a helper call and a shared LRU list per event),
+ * and no other CPU writes it while it is copied (syscall programs do not nest on a CPU). A slot
+ * holds one socket; a collision only costs the full read. connect and bind reach every CPU's
+ * copy through kcap_sock_gen: bumping the slot's shared generation invalidates them all. */
+#define SOCK_SLOTS 4096
+struct sock_slot {
+	struct kcap_tuple t; /* t.ino is the key */
+	__u64 gen;           /* kcap_sock_gen of the slot when filled */
+};
+KCAP_MAP(kcap_sock_cache, BPF_MAP_TYPE_PERCPU_ARRAY, sizeof(__u32), sizeof(struct sock_slot), SOCK_SLOTS, 0);
+KCAP_MAP(kcap_sock_gen, BPF_MAP_TYPE_ARRAY, sizeof(__u32), sizeof(__u64), SOCK_SLOTS, 0);
+
+INLINE __u32 sock_slot_of(__u64 ino)
+{
+	_Static_assert(SOCK_SLOTS == 1 << 12, "the slot index takes the hash's top 12 bits");
+	return (ino * 0x9e3779b97f4a7c15ULL) >> 52;
+}
 
 #define IPPROTO_TCP 6
 
@@ -207,29 +232,37 @@ INLINE void fd_tuple(const struct kcap_offsets *o, __s32 fd, struct kcap_tuple *
 		return;
 	__u64 files = rd_u64(bpf_get_current_task() + o->task_files);
 	__u64 fdt = rd_u64(files + o->files_fdt);
-	if (!fdt || (__u32)fd >= rd_u32(fdt + o->fdt_max_fds))
+	/* max_fds and fd are neighbours in struct fdtable (checked against BTF at load): one read. */
+	struct { __u32 max_fds; __u32 pad; __u64 fd; } tab = {};
+	if (!fdt || bpf_probe_read_kernel(&tab, sizeof(tab), (const void *)(fdt + o->fdt_max_fds)) ||
+	    (__u32)fd >= tab.max_fds)
 		return;
-	__u64 file = rd_u64(rd_u64(fdt + o->fdt_fd) + (__u64)fd * 8);
+	__u64 file = rd_u64(tab.fd + (__u64)fd * 8);
 	if (!file)
 		return;
 	__u64 inode = rd_u64(file + o->file_inode);
 	if ((rd_u16(inode + o->inode_mode) & S_IFMT) != S_IFSOCK)
 		return;
 	__u64 ino = rd_u64(inode + o->inode_ino);
-	if (mode == TUPLE_CACHED) {
-		struct kcap_tuple *cached = bpf_map_lookup_elem(&kcap_sock_cache, &ino);
-		if (cached) {
-			__builtin_memcpy(t, cached, sizeof(*t));
-			return;
-		}
+	__u32 idx = sock_slot_of(ino);
+	struct sock_slot *slot = bpf_map_lookup_elem(&kcap_sock_cache, &idx);
+	__u64 *gen = bpf_map_lookup_elem(&kcap_sock_gen, &idx);
+	if (!slot || !gen)
+		return;
+	/* The generation is taken before the socket is read: if connect or bind on another CPU
+	 * bumps it meanwhile, what this read fills is already invalid. */
+	__u64 g = mode == TUPLE_FRESH ? __sync_add_and_fetch(gen, 1) : *gen;
+	if (mode == TUPLE_CACHED && ino && slot->t.ino == ino && slot->gen == g) {
+		__builtin_memcpy(t, &slot->t, sizeof(*t));
+		return;
 	}
 	t->ino = ino;
 	__u64 sock = rd_u64(file + o->file_private_data);
 	sk_tuple(o, rd_u64(sock + o->socket_sk), t);
-	if (tuple_final(t))
-		bpf_map_update_elem(&kcap_sock_cache, &ino, t, BPF_ANY);
-	else if (mode == TUPLE_FRESH)
-		bpf_map_delete_elem(&kcap_sock_cache, &ino);
+	if (tuple_final(t)) {
+		__builtin_memcpy(&slot->t, t, sizeof(*t));
+		slot->gen = g;
+	}
 }
 
 /* One record under construction: fixed part written in place, variable fields appended at pos. */
@@ -367,14 +400,15 @@ INLINE void count_lost(void)
 }
 
 /* Ships the record and keeps the scratch slot (sendmmsg emits several records from one).
- * The consumer polls, so records normally go out without a wakeup (a wakeup per record costs
- * more than the tracing itself); past wakeup_bytes pending it is woken explicitly. */
+ * The consumer polls, so records go out without a wakeup (a wakeup per record costs more than
+ * the tracing itself); only a consumer that asked for it (wakeup_bytes > 0) is woken once that
+ * much is pending, and only then is the fill level queried (a helper call per record). */
 INLINE void rec_emit(struct rec *r)
 {
 	__u32 len = bounded(r->pos);
 	((struct kcap_hdr *)r->buf)->len = len;
-	__u64 pending = bpf_ringbuf_query(&kcap_ring, BPF_RB_AVAIL_DATA);
-	__u64 flags = pending >= r->cfg->wakeup_bytes ? BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP;
+	__u64 wakeup = r->cfg->wakeup_bytes;
+	__u64 flags = wakeup && bpf_ringbuf_query(&kcap_ring, BPF_RB_AVAIL_DATA) >= wakeup ? BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP;
 	if (bpf_ringbuf_output(&kcap_ring, r->buf, len, flags))
 		count_lost();
 }

@@ -68,7 +68,7 @@ struct kcap_config {
 	__u32 self_pid;         /* @4 the recorder's tgid, never traced */
 	__u32 filter_mode;      /* @8 enum kcap_filter_mode */
 	__u32 follow_children;  /* @12 1: fork adds the child of a traced tgid to kcap_pids */
-	__u64 wakeup_bytes;     /* @16 force a consumer wakeup once this much data is pending */
+	__u64 wakeup_bytes;     /* @16 force a consumer wakeup once this much data is pending (0: never) */
 	char comm[16];          /* @24 KCAP_FILTER_COMM: NUL-padded comm */
 	__u32 args_max;         /* @40 bytes of argv kept per exec, <= KCAP_ARGS_MAX */
 	__u32 n_offsets;        /* @44 number of __u32 in off, a guard against a stale encoder */

@@ -6,7 +6,7 @@
  * header, so adding an offset to the C side is the only step.
  */
 import { readFileSync } from 'node:fs';
-import type { KernelBtf } from '../btf.js';
+import { BtfError, type KernelBtf } from '../btf.js';
 import { PACKAGE_ROOT } from './native.js';
 
 export const CONFIG_HEADER = `${PACKAGE_ROOT}native/bpf/kcap_config.h`;
@@ -60,9 +60,17 @@ export function offsetSpecs(): OffsetSpec[] {
   return specs;
 }
 
-/** Offsets of every KCAP_OFFSETS entry in this kernel; throws BtfError naming a missing one. */
+/** Offsets of every KCAP_OFFSETS entry in this kernel; throws BtfError naming a missing one, or
+ * when struct fdtable's max_fds and fd are not neighbours (the programs read both at once). */
 export function resolveOffsets(btf: KernelBtf, list = offsetSpecs()): number[] {
-  return list.map((s) => btf.offsetOf(s.struct, s.path));
+  const offsets = list.map((s) => btf.offsetOf(s.struct, s.path));
+  const at = (field: string) => offsets[list.findIndex((s) => s.field === field)];
+  const maxFds = at('fdt_max_fds');
+  const fd = at('fdt_fd');
+  if (maxFds !== undefined && fd !== undefined && fd !== maxFds + 8) {
+    throw new BtfError('bad-path', `fdtable.fd is at ${fd}, not 8 bytes after fdtable.max_fds (${maxFds}) as the kcap programs expect`);
+  }
+  return offsets;
 }
 
 export function configSize(offsetCount = offsetSpecs().length): number {

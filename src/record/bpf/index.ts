@@ -48,7 +48,8 @@ export interface ProbeOptions {
   readonly followChildren?: boolean;
   /** Ring buffer size, a power of two of at least a page (default 64 MiB). */
   readonly ringBytes?: number;
-  /** Pending bytes past which the programs wake a waiting consumer (default ringBytes / 2). */
+  /** Pending bytes past which the programs wake a consumer waiting on the ring (default 0: never;
+   * the recorder polls, and checking the fill level costs a helper call per record). */
   readonly wakeupBytes?: number;
   /** Bytes of argv kept per exec (default and max 4096). */
   readonly argsMax?: number;
@@ -57,6 +58,8 @@ export interface ProbeOptions {
   readonly tcpProbeIntervalMs?: number;
   /** Kernel BTF to take struct offsets from (default /sys/kernel/btf/vmlinux). */
   readonly btf?: KernelBtf;
+  /** The BPF object to load (default the packaged one; the overhead bench compares two builds). */
+  readonly objectPath?: string;
 }
 
 export interface ProbeStats {
@@ -201,7 +204,7 @@ export function openProbes(options: ProbeOptions = {}): Probes {
     selfPid: options.selfPid ?? process.pid,
     filter: filterMode(options),
     followChildren: options.followChildren ?? true,
-    wakeupBytes: options.wakeupBytes ?? ringBytes / 2,
+    wakeupBytes: options.wakeupBytes ?? 0,
     comm: options.comm ?? '',
     argsMax: options.argsMax ?? ARGS_MAX,
     tcpProbeIntervalNs: Math.round((options.tcpProbeIntervalMs ?? DEFAULT_TCP_PROBE_INTERVAL_MS) * 1e6),
@@ -210,7 +213,7 @@ export function openProbes(options: ProbeOptions = {}): Probes {
   const offConfig = encodeConfig({ ...programConfig, filter: FilterMode.Off }, offsets);
   const cpus = possibleCpus();
   const set = wrapNative('loading the kcap BPF object', () =>
-    new addon.ProbeSet(readFileSync(BPF_OBJECT), { kcap_ring: ringBytes, kcap_scratch: cpus * SCRATCH_DEPTH }, cpus));
+    new addon.ProbeSet(readFileSync(options.objectPath ?? BPF_OBJECT), { kcap_ring: ringBytes, kcap_scratch: cpus * SCRATCH_DEPTH }, cpus));
   let closed = false;
   let drains = 0;
   let drainedBytes = 0;
