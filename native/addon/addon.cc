@@ -170,7 +170,8 @@ class ProbeSet : public Napi::ObjectWrap<ProbeSet> {
     return env.Undefined();
   }
 
-  // drain(maxBytes): whole records, concatenated, at most maxBytes (at least one record), or null.
+  // drain(maxBytes, summary?: Uint32Array): whole records, concatenated, at most maxBytes (at
+  // least one record), or null; fills summary as RingReader::read_into describes.
   Napi::Value Drain(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     if (!ring_) return env.Null();
@@ -178,7 +179,13 @@ class ProbeSet : public Napi::ObjectWrap<ProbeSet> {
     size_t n = ring_->ready_bytes(max);
     if (n == 0) return env.Null();
     auto out = Napi::Buffer<uint8_t>::New(env, n);
-    ring_->read_into(out.Data(), n);
+    if (info.Length() > 1 && info[1].IsTypedArray() &&
+        info[1].As<Napi::TypedArray>().TypedArrayType() == napi_uint32_array) {
+      auto summary = info[1].As<Napi::Uint32Array>();
+      ring_->read_into(out.Data(), n, summary.Data(), summary.ElementLength());
+    } else {
+      ring_->read_into(out.Data(), n);
+    }
     return out;
   }
 

@@ -3,11 +3,13 @@
 
 #include <linux/bpf.h>
 #include <linux/perf_event.h>
+#include <pthread.h>
 #include <sys/ioctl.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <csignal>
 #include <cstring>
 
 namespace kcap {
@@ -16,6 +18,20 @@ namespace {
 
 long sys_bpf(int cmd, bpf_attr* attr) {
   return syscall(__NR_bpf, cmd, attr, sizeof(*attr));
+}
+
+// The verifier gives up with EAGAIN whenever a signal is pending for this thread (a profiler's
+// SIGPROF arrives every millisecond, long before a large program is verified), so signals wait
+// while a program loads.
+long prog_load_signals_held(bpf_attr* attr) {
+  sigset_t all, old;
+  sigfillset(&all);
+  pthread_sigmask(SIG_BLOCK, &all, &old);
+  long fd = sys_bpf(BPF_PROG_LOAD, attr);
+  int err = errno;
+  pthread_sigmask(SIG_SETMASK, &old, nullptr);
+  errno = err;
+  return fd;
 }
 
 uint64_t ptr(const void* p) { return reinterpret_cast<uintptr_t>(p); }
@@ -96,7 +112,7 @@ Fd prog_load(uint32_t type, const std::string& name, const std::vector<uint64_t>
   attr.insn_cnt = static_cast<uint32_t>(insns.size());
   attr.license = ptr(license.c_str());
   set_name(attr.prog_name, name);
-  long fd = sys_bpf(BPF_PROG_LOAD, &attr);
+  long fd = prog_load_signals_held(&attr);
   if (fd >= 0) return Fd(static_cast<int>(fd));
   int first = errno;
   // Load again with the verifier log on, only to explain the failure.
@@ -104,7 +120,7 @@ Fd prog_load(uint32_t type, const std::string& name, const std::vector<uint64_t>
   attr.log_level = 1;
   attr.log_buf = ptr(log.data());
   attr.log_size = static_cast<uint32_t>(log.size());
-  fd = sys_bpf(BPF_PROG_LOAD, &attr);
+  fd = prog_load_signals_held(&attr);
   if (fd >= 0) return Fd(static_cast<int>(fd));
   std::string text(log.data(), strnlen(log.data(), log.size()));
   if (text.size() > 3000) text = "...\n" + text.substr(text.size() - 3000);

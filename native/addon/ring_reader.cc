@@ -17,7 +17,22 @@ namespace {
 uint64_t load_acquire(const uint8_t* p) { return __atomic_load_n(reinterpret_cast<const uint64_t*>(p), __ATOMIC_ACQUIRE); }
 uint32_t load_acquire32(const uint8_t* p) { return __atomic_load_n(reinterpret_cast<const uint32_t*>(p), __ATOMIC_ACQUIRE); }
 
-constexpr uint32_t kRecordHeader = 24;  // struct kcap_hdr
+constexpr uint32_t kRecordHeader = 24;  // struct kcap_hdr: u32 len, u16 type, u16 cpu, u64 ts, ...
+constexpr size_t kSummaryFixed = 5;      // count, first ts lo/hi, last ts lo/hi
+
+// Folds one record's header into a batch summary (layout in ring_reader.h).
+void summarize(uint32_t* s, size_t words, const uint8_t* rec) {
+  uint16_t cpu;
+  uint64_t ts;
+  memcpy(&cpu, rec + 6, sizeof(cpu));
+  memcpy(&ts, rec + 8, sizeof(ts));
+  const uint64_t first = s[1] | static_cast<uint64_t>(s[2]) << 32;
+  const uint64_t last = s[3] | static_cast<uint64_t>(s[4]) << 32;
+  if (s[0] == 0 || ts < first) { s[1] = static_cast<uint32_t>(ts); s[2] = static_cast<uint32_t>(ts >> 32); }
+  if (s[0] == 0 || ts > last) { s[3] = static_cast<uint32_t>(ts); s[4] = static_cast<uint32_t>(ts >> 32); }
+  s[0]++;
+  if (kSummaryFixed + cpu < words) s[kSummaryFixed + cpu]++;
+}
 
 // A record is kept only if its own length field agrees with the ring's: the output stream is
 // framed by that field, so one bad record must not desynchronise everything after it.
@@ -83,12 +98,14 @@ size_t RingReader::ready_bytes(size_t max_bytes) const {
   return total;
 }
 
-size_t RingReader::read_into(uint8_t* out, size_t bytes) {
+size_t RingReader::read_into(uint8_t* out, size_t bytes, uint32_t* summary, size_t summary_words) {
+  if (summary) memset(summary, 0, summary_words * sizeof(uint32_t));
   size_t done = 0;
   uint64_t cons = walk(bytes, [&](const uint8_t* rec, uint32_t len, Kind kind) {
     if (kind == Kind::Malformed) malformed_++;
     if (kind != Kind::Kept) return;
     memcpy(out + done, rec, len);
+    if (summary && summary_words >= kSummaryFixed) summarize(summary, summary_words, out + done);
     done += len;
   });
   __atomic_store_n(reinterpret_cast<uint64_t*>(consumer_), cons, __ATOMIC_RELEASE);

@@ -19,8 +19,10 @@ class RingReader {
   // Bytes of whole, committed records ready to read, stopping before max_bytes would be
   // exceeded (but at least one record when any is ready).
   size_t ready_bytes(size_t max_bytes) const;
-  // Copies exactly the records ready_bytes(max_bytes) counted into out and consumes them.
-  size_t read_into(uint8_t* out, size_t bytes);
+  // Copies exactly the records ready_bytes(max_bytes) counted into out and consumes them. With a
+  // summary (u32 words: count, first ts lo/hi, last ts lo/hi, then records per CPU), fills it in
+  // on the way, so the caller need not walk the records again.
+  size_t read_into(uint8_t* out, size_t bytes, uint32_t* summary = nullptr, size_t summary_words = 0);
   // Bytes the producer has written that are not yet consumed.
   size_t pending() const;
   // Records skipped because their length field disagreed with the ring's.

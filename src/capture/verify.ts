@@ -87,18 +87,21 @@ function checkChunk(payload: Buffer, ref: BlockRef, decompressor: ChunkDecompres
   const raw = decompressor.decompress(payload.subarray(CHUNK_META_SIZE), meta.rawLength);
   const view = new DataView(raw.buffer, raw.byteOffset, raw.byteLength);
   let count = 0;
-  let min = meta.firstTs;
-  let max = meta.lastTs;
+  let min: bigint | undefined;
+  let max: bigint | undefined;
   for (let off = 0; off < raw.length; count++) {
     const len = recordLengthAt(raw, off);
     if (typeof len === 'string') throw new CaptureError('corrupt', `record ${count}: ${len}`);
     const ts = recordTs(view, off);
-    if (ts < min) min = ts;
-    if (ts > max) max = ts;
+    if (min === undefined || ts < min) min = ts;
+    if (max === undefined || ts > max) max = ts;
     off += len;
   }
   if (count !== meta.count) throw new CaptureError('corrupt', `holds ${count} records, meta says ${meta.count}`);
-  if (min !== meta.firstTs || max !== meta.lastTs) throw new CaptureError('corrupt', 'record timestamps fall outside the chunk meta range');
+  // The meta range is exact (the spec says smallest and largest), so a reader may trust it for seeking.
+  if (min !== meta.firstTs || max !== meta.lastTs) {
+    throw new CaptureError('corrupt', `records span ts ${min}..${max}, meta says ${meta.firstTs}..${meta.lastTs}`);
+  }
   return indexEntry(ref, meta);
 }
 

@@ -38,6 +38,18 @@ export interface WriterOptions {
 }
 
 export const DEFAULT_CHUNK_SIZE = 1 << 20;
+
+/** Words of a record summary before its per-CPU counts. */
+const SUMMARY_FIXED = 5;
+
+/**
+ * A summary of a batch of records that whoever produced the batch already walked (the recorder's
+ * drain does, natively), so that appendSummarized need not walk it again. u32 words: [count,
+ * first ts lo, first ts hi, last ts lo, last ts hi, records on CPU 0, on CPU 1, …].
+ */
+export function recordSummary(cpus: number): Uint32Array {
+  return new Uint32Array(SUMMARY_FIXED + cpus);
+}
 const DEFAULT_LEVEL = 3;
 
 function packageVersion(): string {
@@ -166,6 +178,27 @@ export class CaptureWriter {
     }
   }
 
+  /**
+   * Adds a batch of whole records that its producer has framed and summarized (recordSummary). The
+   * whole batch joins the chunk being built, so callers keep batches within chunkRoom().
+   */
+  appendSummarized(bytes: Uint8Array, summary: Uint32Array): void {
+    this.checkUsable();
+    const count = summary[0]!;
+    if (count === 0) return;
+    this.noteTs(summary[2]!, summary[1]!, summary[4]!, summary[3]!, count);
+    for (let cpu = 0; cpu + SUMMARY_FIXED < summary.length; cpu++) {
+      if (summary[SUMMARY_FIXED + cpu]) this.cpu(cpu).records += summary[SUMMARY_FIXED + cpu]!;
+    }
+    this.copyIn(bytes);
+    if (this.fill >= this.chunkSize) this.flush();
+  }
+
+  /** Raw bytes the chunk being built can still take before it is cut (at least 1). */
+  chunkRoom(): number {
+    return Math.max(this.chunkSize - this.fill, 1);
+  }
+
   private copyIn(span: Uint8Array): void {
     if (this.fill + span.length > this.buf.length) {
       const grown = Buffer.allocUnsafe(Math.max(this.fill + span.length, this.buf.length * 2));
@@ -180,16 +213,21 @@ export class CaptureWriter {
   private noteRecord(view: DataView, off: number): void {
     const lo = view.getUint32(off + 8, true);
     const hi = view.getUint32(off + 12, true);
-    if (this.count === 0 || hi < this.firstHi || (hi === this.firstHi && lo < this.firstLo)) {
-      this.firstHi = hi;
-      this.firstLo = lo;
-    }
-    if (this.count === 0 || hi > this.lastHi || (hi === this.lastHi && lo > this.lastLo)) {
-      this.lastHi = hi;
-      this.lastLo = lo;
-    }
-    this.count++;
+    this.noteTs(hi, lo, hi, lo, 1);
     this.cpu(view.getUint16(off + 6, true)).records++;
+  }
+
+  /** Widens the chunk's ts range to take `count` records whose ts lie in [first, last]. */
+  private noteTs(firstHi: number, firstLo: number, lastHi: number, lastLo: number, count: number): void {
+    if (this.count === 0 || firstHi < this.firstHi || (firstHi === this.firstHi && firstLo < this.firstLo)) {
+      this.firstHi = firstHi;
+      this.firstLo = firstLo;
+    }
+    if (this.count === 0 || lastHi > this.lastHi || (lastHi === this.lastHi && lastLo > this.lastLo)) {
+      this.lastHi = lastHi;
+      this.lastLo = lastLo;
+    }
+    this.count += count;
   }
 
   private cpu(cpu: number): { records: number; lost: number } {

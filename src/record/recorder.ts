@@ -5,12 +5,12 @@
  * (the wakeup cost dominates tracing overhead).
  */
 import { countRecords } from '../capture/chunk.js';
-import { CaptureError, CaptureWriter } from '../capture/index.js';
+import { CaptureError, CaptureWriter, recordSummary } from '../capture/index.js';
 import type { SourceInfo } from '../capture/source.js';
 import type { KEvent } from '../probe/event.js';
 import { EVENT_SCHEMA } from '../schema/events.generated.js';
 import { resolveSchema } from '../schema/schema.js';
-import { BpfError, checkBpfSupport, clockAnchor, openProbes, type Probes } from './bpf/index.js';
+import { BpfError, checkBpfSupport, clockAnchor, openProbes, possibleCpus, type Probes } from './bpf/index.js';
 import { pidsInContainer, readMachineInfo, snapshotTables } from './proc/index.js';
 import { RecordSelector } from './select.js';
 import { startStopped, type TracedCommand } from './target.js';
@@ -117,6 +117,7 @@ class DrainLoop {
   private events = 0;
   private bytesRaw = 0;
   private lostSeen: number[] = [];
+  private readonly summary = recordSummary(possibleCpus());
   /** Losses not yet passed to a live consumer with a batch. */
   private liveLost = 0;
   private reason: RecordResult['reason'] | undefined;
@@ -166,15 +167,33 @@ class DrainLoop {
       if (delta > 0) this.liveLost += delta;
       this.lostSeen[cpu] = lost;
     });
-    for (let drained = this.probes.drain(DRAIN_BATCH_BYTES); drained; drained = this.probes.drain(DRAIN_BATCH_BYTES)) {
-      const batch = this.selector ? this.selector.select(drained) : drained;
+    for (let batch = this.nextBatch(); batch; batch = this.nextBatch()) {
       if (batch.length === 0) continue;
       this.bytesRaw += batch.length;
-      this.events += countRecords(batch);
-      this.writer.append(batch);
       this.opts.onBatch?.(batch, this.liveLost);
       this.liveLost = 0;
     }
+  }
+
+  /**
+   * Drains one batch into the writer and returns it (empty when the filter kept nothing), or null
+   * when the ring is empty. Unfiltered batches are sized to the chunk being built and come with
+   * a summary from the drain, so no record is walked in JS.
+   */
+  private nextBatch(): Uint8Array | null {
+    if (this.selector) {
+      const drained = this.probes.drain(DRAIN_BATCH_BYTES);
+      if (!drained) return null;
+      const batch = this.selector.select(drained);
+      this.events += countRecords(batch);
+      this.writer.append(batch);
+      return batch;
+    }
+    const batch = this.probes.drain(this.writer.chunkRoom(), this.summary);
+    if (!batch) return null;
+    this.events += this.summary[0]!;
+    this.writer.appendSummarized(batch, this.summary);
+    return batch;
   }
 
   /** Runs a write step; a write failure (disk full, I/O error) ends recording, keeping what was written. */

@@ -8,10 +8,10 @@ import { execFileSync } from 'node:child_process';
 import { mkdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { CaptureError, CaptureWriter, verifyCapture } from '../../src/capture/index.js';
+import { CaptureError, CaptureWriter, recordSummary, verifyCapture } from '../../src/capture/index.js';
 import { SyntheticLoad } from '../../src/capture/synthetic.js';
 import { encodeRecord } from '../../src/schema/encode.js';
-import { BLOCK, blockLayout, clock, concat, machine, readAll, schema, tempDir, writeCapture } from './helpers.js';
+import { BLOCK, blockLayout, clock, concat, machine, readAll, schema, splitRecords, tempDir, writeCapture } from './helpers.js';
 
 const dir = tempDir();
 const isRoot = process.getuid?.() === 0;
@@ -21,6 +21,19 @@ const requireRoot = process.env.KCAP_REQUIRE_BPF === '1';
 function streamPrefix(seed: number, n: number): Uint8Array {
   const load = new SyntheticLoad(schema, seed);
   return concat(Array.from({ length: n }, () => load.next()));
+}
+
+const cpuOf = (r: Uint8Array): number => new DataView(r.buffer, r.byteOffset).getUint16(6, true);
+
+/** What the recorder's native drain computes for a batch, written out plainly as a reference. */
+function summaryOf(batch: readonly Uint8Array[], cpus: number): Uint32Array {
+  const s = recordSummary(cpus);
+  const ts = batch.map((r) => new DataView(r.buffer, r.byteOffset).getBigUint64(8, true));
+  const first = ts.reduce((a, b) => (b < a ? b : a));
+  const last = ts.reduce((a, b) => (b > a ? b : a));
+  s.set([batch.length, Number(first & 0xffffffffn), Number(first >> 32n), Number(last & 0xffffffffn), Number(last >> 32n)]);
+  for (const r of batch) s[5 + cpuOf(r)]!++;
+  return s;
 }
 
 describe('capture writer', () => {
@@ -50,6 +63,30 @@ describe('capture writer', () => {
     expect(s.perCpu.reduce((n, c) => n + c.records, 0)).toBe(500);
     const report = await verifyCapture(path);
     expect(report).toMatchObject({ status: 'intact', records: 500, chunks: w.chunksWritten });
+  });
+
+  it('takes summarized batches (as the recorder\'s drain gives them) into exact chunk metadata', async () => {
+    const path = join(dir, 'summarized.kcap');
+    const records = splitRecords(new SyntheticLoad(schema, 9, 1n, 3).batch(3000));
+    const w = CaptureWriter.create(path, { machine, clock, snaplen: 4096, chunkSize: 8192 });
+    // Batches of whole records up to the chunk's room, each with the summary a drain would give.
+    for (let i = 0; i < records.length;) {
+      const batch: Uint8Array[] = [records[i++]!];
+      let size = batch[0]!.length;
+      while (i < records.length && size + records[i]!.length <= w.chunkRoom()) {
+        size += records[i]!.length;
+        batch.push(records[i++]!);
+      }
+      w.appendSummarized(concat(batch), summaryOf(batch, 3));
+    }
+    w.close();
+    const report = await verifyCapture(path);
+    expect(report).toMatchObject({ status: 'intact', records: 3000 });
+    expect(report.chunks).toBeGreaterThan(10);
+    const got = await readAll(path);
+    expect(Buffer.from(got.records).equals(Buffer.from(concat(records)))).toBe(true);
+    const cpus = w.stats(true).perCpu;
+    for (const c of cpus) expect(c.records).toBe(records.filter((r) => cpuOf(r) === c.cpu).length);
   });
 
   it('leaves every complete chunk readable when killed with SIGKILL at any instant', async () => {

@@ -79,8 +79,11 @@ export interface ProbeStats {
 
 export interface Probes {
   readonly snaplen: number;
-  /** Whole records, concatenated, at most maxBytes (but at least one record); null when none. */
-  drain(maxBytes?: number): Buffer | null;
+  /**
+   * Whole records, concatenated, at most maxBytes (but at least one record); null when none. A
+   * summary (recordSummary() of src/capture) is filled in for the batch on the way.
+   */
+  drain(maxBytes?: number, summary?: Uint32Array): Buffer | null;
   /** Records lost (ring buffer full) per CPU, index = CPU number. */
   lostPerCpu(): number[];
   /** Starts tracing a process (pid filter mode). */
@@ -251,9 +254,9 @@ export function openProbes(options: ProbeOptions = {}): Probes {
 
   return {
     snaplen,
-    drain(maxBytes = DEFAULT_DRAIN_BYTES) {
+    drain(maxBytes = DEFAULT_DRAIN_BYTES, summary?: Uint32Array) {
       if (closed) return null;
-      const b = set.drain(maxBytes);
+      const b = set.drain(maxBytes, summary);
       if (b) {
         drains++;
         drainedBytes += b.length;

@@ -16,7 +16,8 @@ export interface NativeProbeSet {
   mapLookup(map: string, key: Buffer): Buffer | null;
   mapDelete(map: string, key: Buffer): boolean;
   openRing(map: string): void;
-  drain(maxBytes: number): Buffer | null;
+  /** With a summary (see recordSummary in src/capture/writer.ts), fills it in for the batch. */
+  drain(maxBytes: number, summary?: Uint32Array): Buffer | null;
   pending(): number;
   /** Records dropped by the drain because their length field disagreed with the ring's. */
   malformed(): number;
