@@ -12,6 +12,7 @@ import { EVENT_SCHEMA } from '../schema/events.generated.js';
 import { resolveSchema } from '../schema/schema.js';
 import { BpfError, checkBpfSupport, clockAnchor, openProbes, possibleCpus, type Probes } from './bpf/index.js';
 import { pidsInContainer, readMachineInfo, snapshotTables } from './proc/index.js';
+import { YieldingPriority } from './priority.js';
 import { RecordSelector } from './select.js';
 import { startStopped, type TracedCommand } from './target.js';
 
@@ -118,6 +119,7 @@ class DrainLoop {
   private bytesRaw = 0;
   private lostSeen: number[] = [];
   private readonly summary = recordSummary(possibleCpus());
+  private readonly priority: YieldingPriority;
   /** Losses not yet passed to a live consumer with a batch. */
   private liveLost = 0;
   private reason: RecordResult['reason'] | undefined;
@@ -127,6 +129,7 @@ class DrainLoop {
   constructor(private readonly opts: RecordOptions, private readonly probes: Probes,
     private readonly writer: CaptureWriter, command: TracedCommand | undefined,
     private readonly selector: RecordSelector | undefined) {
+    this.priority = new YieldingPriority(probes.ringBytes);
     opts.stopSignal?.then(() => { this.reason ??= 'signal'; });
     command?.exited.then((code) => { this.commandExit = code; this.reason ??= 'command-exit'; });
   }
@@ -181,6 +184,9 @@ class DrainLoop {
    * a summary from the drain, so no record is walked in JS.
    */
   private nextBatch(): Uint8Array | null {
+    // Checked per batch, not per turn: a turn that drains a filling ring at low priority could
+    // otherwise last long enough to lose events.
+    this.priority.update(this.probes.pendingBytes());
     if (this.selector) {
       const drained = this.probes.drain(DRAIN_BATCH_BYTES);
       if (!drained) return null;

@@ -79,6 +79,10 @@ export interface ProbeStats {
 
 export interface Probes {
   readonly snaplen: number;
+  /** Size of the ring buffer's data area, bytes. */
+  readonly ringBytes: number;
+  /** Bytes written by the programs and not drained yet (a read of two mapped counters). */
+  pendingBytes(): number;
   /**
    * Whole records, concatenated, at most maxBytes (but at least one record); null when none. A
    * summary (recordSummary() of src/capture) is filled in for the batch on the way.
@@ -254,6 +258,8 @@ export function openProbes(options: ProbeOptions = {}): Probes {
 
   return {
     snaplen,
+    ringBytes,
+    pendingBytes: () => (closed ? 0 : set.pending()),
     drain(maxBytes = DEFAULT_DRAIN_BYTES, summary?: Uint32Array) {
       if (closed) return null;
       const b = set.drain(maxBytes, summary);

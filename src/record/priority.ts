@@ -1,0 +1,58 @@
+/**
+ * The recorder yields the CPU to what it traces. Tracing already costs the traced processes time
+ * in the kernel; the recorder's own work (draining, compressing, writing) need not compete with
+ * them as well. So it runs at the lowest priority (nice 19), draining in the gaps the workload
+ * leaves, while the ring buffer has room; once the ring fills past a quarter it returns to the
+ * priority it started with, so that on a saturated host it catches up instead of losing events.
+ */
+import { getPriority, setPriority } from 'node:os';
+import { readdirSync } from 'node:fs';
+
+const LOWEST = 19;
+/** Ring fill (fraction) above which the recorder takes its starting priority back, and below which it yields again. */
+const BOOST_ABOVE = 1 / 4;
+const YIELD_BELOW = 1 / 32;
+
+export class YieldingPriority {
+  private readonly base: number;
+  private readonly allowed: boolean;
+  private yielding = false;
+
+  constructor(private readonly ringBytes: number) {
+    this.base = getPriority(0);
+    this.allowed = this.canRestore();
+    if (this.allowed) this.set(true);
+  }
+
+  /** Called at each drain with the bytes waiting in the ring. */
+  update(pendingBytes: number): void {
+    if (!this.allowed) return;
+    if (this.yielding && pendingBytes > this.ringBytes * BOOST_ABOVE) this.set(false);
+    else if (!this.yielding && pendingBytes < this.ringBytes * YIELD_BELOW) this.set(true);
+  }
+
+  /** Yielding is only safe if the starting priority can be taken back (CAP_SYS_NICE). */
+  private canRestore(): boolean {
+    if (this.base >= LOWEST) return false;
+    try {
+      setPriority(0, LOWEST);
+      setPriority(0, this.base);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  /** Sets every thread of this process (nice is per thread on Linux): V8's helpers too. */
+  private set(yielding: boolean): void {
+    const nice = yielding ? LOWEST : this.base;
+    for (const tid of readdirSync('/proc/self/task')) {
+      try {
+        setPriority(Number(tid), nice);
+      } catch {
+        // A thread that has exited since the listing: nothing to set.
+      }
+    }
+    this.yielding = yielding;
+  }
+}
