@@ -1,5 +1,5 @@
 // The kcap native addon (node-addon-api): loads the kcap BPF object, creates its maps, loads and
-// attaches programs on request, and drains the ring buffer in batches into one Buffer per call,
+// attaches programs on request, and drains the ring buffers in batches into one Buffer per call,
 // so JavaScript never runs per event. Everything the kernel refuses becomes a JS Error carrying
 // errno, its name (code) and the failing operation (syscall); nothing here aborts the process.
 //
@@ -11,6 +11,7 @@
 #include <string.h>
 #include <time.h>
 
+#include <algorithm>
 #include <map>
 #include <memory>
 #include <thread>
@@ -98,11 +99,36 @@ class ProbeSet : public Napi::ObjectWrap<ProbeSet> {
       for (auto& m : obj_.maps) {
         if (sizes.Has(m.name)) m.max_entries = sizes.Get(m.name).As<Napi::Number>().Uint32Value();
         if (m.max_entries == 0) throw std::runtime_error("map " + m.name + " needs a size (mapSizes)");
-        map_index_[m.name] = maps_.size();
-        maps_.push_back(kcap::map_create(m));
+      }
+      // Maps keep the object's order (programs refer to them by index); a map of rings is made
+      // once the ring it is shaped like exists.
+      maps_.resize(obj_.maps.size());
+      for (size_t i = 0; i < obj_.maps.size(); i++) map_index_[obj_.maps[i].name] = i;
+      for (size_t i = 0; i < obj_.maps.size(); i++) {
+        if (obj_.maps[i].type != BPF_MAP_TYPE_ARRAY_OF_MAPS) maps_[i] = kcap::map_create(obj_.maps[i]);
+      }
+      for (size_t i = 0; i < obj_.maps.size(); i++) {
+        if (obj_.maps[i].type == BPF_MAP_TYPE_ARRAY_OF_MAPS) maps_[i] = create_ring_array(obj_.maps[i]);
       }
       return 0;
     });
+  }
+
+  // A map of maps holds one ring buffer per entry (per CPU), each shaped like the object's
+  // RINGBUF map, which serves as the entry for CPU 0.
+  Fd create_ring_array(const kcap::MapSpec& m) {
+    auto ring = std::find_if(obj_.maps.begin(), obj_.maps.end(), [](const kcap::MapSpec& s) { return s.type == BPF_MAP_TYPE_RINGBUF; });
+    if (ring == obj_.maps.end()) throw std::runtime_error(m.name + ": no ring buffer map to shape its entries");
+    const int first = maps_[map_index_[ring->name]].get();
+    Fd outer = kcap::map_create(m, first);
+    ring_fds_ = {first};
+    for (uint32_t i = 1; i < m.max_entries; i++) {
+      extra_rings_.push_back(kcap::map_create(*ring));
+      ring_fds_.push_back(extra_rings_.back().get());
+    }
+    for (uint32_t i = 0; i < m.max_entries; i++) kcap::map_update(outer.get(), &i, &ring_fds_[i], BPF_ANY);
+    ring_bytes_ = ring->max_entries;
+    return outer;
   }
 
  private:
@@ -158,13 +184,20 @@ class ProbeSet : public Napi::ObjectWrap<ProbeSet> {
     });
   }
 
-  // openRing(map): maps the ring buffer for drain().
+  // openRing(map): maps the ring buffers of a map of rings (or a single ring) for drain().
   Napi::Value OpenRing(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     guarded(env, [&] {
       const kcap::MapSpec& m = map_spec(info[0]);
-      if (m.type != BPF_MAP_TYPE_RINGBUF) throw std::runtime_error(m.name + " is not a ring buffer");
-      ring_ = std::make_unique<kcap::RingReader>(maps_[map_index_[m.name]].get(), m.max_entries);
+      std::vector<std::unique_ptr<kcap::RingReader>> rings;
+      if (m.type == BPF_MAP_TYPE_ARRAY_OF_MAPS) {
+        for (int fd : ring_fds_) rings.push_back(std::make_unique<kcap::RingReader>(fd, ring_bytes_));
+      } else if (m.type == BPF_MAP_TYPE_RINGBUF) {
+        rings.push_back(std::make_unique<kcap::RingReader>(maps_[map_index_[m.name]].get(), m.max_entries));
+      } else {
+        throw std::runtime_error(m.name + " is not a ring buffer");
+      }
+      ring_ = std::make_unique<kcap::MergedDrain>(std::move(rings));
       return 0;
     });
     return env.Undefined();
@@ -176,17 +209,16 @@ class ProbeSet : public Napi::ObjectWrap<ProbeSet> {
     Napi::Env env = info.Env();
     if (!ring_) return env.Null();
     size_t max = static_cast<size_t>(info[0].As<Napi::Number>().Int64Value());
-    size_t n = ring_->ready_bytes(max);
-    if (n == 0) return env.Null();
-    auto out = Napi::Buffer<uint8_t>::New(env, n);
+    uint32_t* summary = nullptr;
+    size_t words = 0;
     if (info.Length() > 1 && info[1].IsTypedArray() &&
         info[1].As<Napi::TypedArray>().TypedArrayType() == napi_uint32_array) {
-      auto summary = info[1].As<Napi::Uint32Array>();
-      ring_->read_into(out.Data(), n, summary.Data(), summary.ElementLength());
-    } else {
-      ring_->read_into(out.Data(), n);
+      summary = info[1].As<Napi::Uint32Array>().Data();
+      words = info[1].As<Napi::Uint32Array>().ElementLength();
     }
-    return out;
+    drained_.clear();  // keeps its capacity: no allocation per drain once warm
+    if (ring_->read_into(drained_, max, summary, words) == 0) return env.Null();
+    return Napi::Buffer<uint8_t>::Copy(env, drained_.data(), drained_.size());
   }
 
   Napi::Value Pending(const Napi::CallbackInfo& info) {
@@ -201,6 +233,9 @@ class ProbeSet : public Napi::ObjectWrap<ProbeSet> {
   // close_in_background). Idempotent.
   Napi::Value Close(const Napi::CallbackInfo& info) {
     ring_.reset();
+    for (auto& r : extra_rings_) maps_.push_back(std::move(r));
+    extra_rings_.clear();
+    ring_fds_.clear();
     close_in_background(std::move(links_), std::move(progs_), std::move(maps_));
     links_.clear();
     progs_.clear();
@@ -252,7 +287,11 @@ class ProbeSet : public Napi::ObjectWrap<ProbeSet> {
   std::map<std::string, size_t> map_index_;
   std::map<std::string, Fd> progs_;
   std::vector<Fd> links_;
-  std::unique_ptr<kcap::RingReader> ring_;
+  std::vector<int> ring_fds_;        // per CPU, in CPU order (the first is a map in maps_)
+  std::vector<Fd> extra_rings_;      // the rings of CPUs 1..n-1
+  uint32_t ring_bytes_ = 0;
+  std::unique_ptr<kcap::MergedDrain> ring_;
+  std::vector<uint8_t> drained_;
 };
 
 // clockAnchor(): [CLOCK_BOOTTIME ns, CLOCK_REALTIME ns] read back to back.

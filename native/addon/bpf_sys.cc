@@ -64,8 +64,9 @@ void Fd::reset() {
   fd_ = -1;
 }
 
-Fd map_create(const MapSpec& spec) {
+Fd map_create(const MapSpec& spec, int inner_map_fd) {
   bpf_attr attr{};
+  if (inner_map_fd >= 0) attr.inner_map_fd = static_cast<uint32_t>(inner_map_fd);
   attr.map_type = spec.type;
   attr.key_size = spec.key_size;
   attr.value_size = spec.value_size;

@@ -40,7 +40,8 @@ struct MapSpec {
   uint32_t type, key_size, value_size, max_entries, flags;
 };
 
-Fd map_create(const MapSpec& spec);
+// inner_map_fd: for a map of maps, a map shaped like its entries.
+Fd map_create(const MapSpec& spec, int inner_map_fd = -1);
 void map_update(int fd, const void* key, const void* value, uint64_t flags);
 // False when the key is absent.
 bool map_lookup(int fd, const void* key, void* value);

@@ -91,7 +91,12 @@ struct scratch {
 };
 
 KCAP_MAP(kcap_cfg, BPF_MAP_TYPE_ARRAY, sizeof(__u32), sizeof(struct kcap_config), 1, 0);
+/* One ring buffer per CPU: with one shared ring, its lock, producer position and the previous
+ * record's header bounce between CPUs on every record. kcap_ring is the shape of every CPU's ring
+ * (and CPU 0's ring itself); the loader fills kcap_rings with one per CPU, and the recorder merges
+ * them back into timestamp order as it drains. */
 KCAP_MAP(kcap_ring, BPF_MAP_TYPE_RINGBUF, 0, 0, 0, 0);                           /* sized by the loader */
+KCAP_MAP(kcap_rings, BPF_MAP_TYPE_ARRAY_OF_MAPS, sizeof(__u32), sizeof(__u32), 0, 0); /* CPUs */
 /* Scratch slots: SCRATCH_DEPTH per CPU, because a raw tracepoint program (tcp_probe in softirq)
  * can interrupt another program on the same CPU while it builds a record. */
 #define SCRATCH_DEPTH 4
@@ -405,11 +410,18 @@ INLINE void count_lost(void)
  * much is pending, and only then is the fill level queried (a helper call per record). */
 INLINE void rec_emit(struct rec *r)
 {
+	struct kcap_hdr *h = (struct kcap_hdr *)r->buf;
 	__u32 len = bounded(r->pos);
-	((struct kcap_hdr *)r->buf)->len = len;
+	h->len = len;
+	__u32 cpu = h->cpu; /* programs do not migrate while they run */
+	void *ring = bpf_map_lookup_elem(&kcap_rings, &cpu);
+	if (!ring) {
+		count_lost();
+		return;
+	}
 	__u64 wakeup = r->cfg->wakeup_bytes;
-	__u64 flags = wakeup && bpf_ringbuf_query(&kcap_ring, BPF_RB_AVAIL_DATA) >= wakeup ? BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP;
-	if (bpf_ringbuf_output(&kcap_ring, r->buf, len, flags))
+	__u64 flags = wakeup && bpf_ringbuf_query(ring, BPF_RB_AVAIL_DATA) >= wakeup ? BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP;
+	if (bpf_ringbuf_output(ring, r->buf, len, flags))
 		count_lost();
 }
 

@@ -29,7 +29,9 @@ export type { LoadedProgram } from './native.js';
 
 export const BPF_OBJECT = `${PACKAGE_ROOT}native/bpf/kcap.bpf.o`;
 export const DEFAULT_SNAPLEN = 4096;
-export const DEFAULT_RING_BYTES = 64 << 20;
+/** Ring buffer bytes for all CPUs together; each CPU has its own ring (see ringBytesPerCpu). */
+const RING_BUDGET_BYTES = 64 << 20;
+const RING_MIN_BYTES = 4 << 20;
 const DEFAULT_DRAIN_BYTES = 4 << 20;
 const DEFAULT_TCP_PROBE_INTERVAL_MS = 10;
 /** Scratch slots per CPU (SCRATCH_DEPTH in native/bpf/kcap_common.h). */
@@ -46,7 +48,8 @@ export interface ProbeOptions {
   readonly comm?: string;
   /** With pids: processes forked by a traced one are traced too (default true). */
   readonly followChildren?: boolean;
-  /** Ring buffer size, a power of two of at least a page (default 64 MiB). */
+  /** Size of each CPU's ring buffer, a power of two of at least a page (default: 64 MiB shared
+   * out among the CPUs, at least 4 MiB each). */
   readonly ringBytes?: number;
   /** Pending bytes past which the programs wake a consumer waiting on the ring (default 0: never;
    * the recorder polls, and checking the fill level costs a helper call per record). */
@@ -69,7 +72,7 @@ export interface ProbeStats {
   readonly skipped: readonly string[];
   readonly drains: number;
   readonly drainedBytes: number;
-  /** Bytes written by the programs and not drained yet. */
+  /** Bytes written by the programs and not drained yet, in the fullest CPU's ring. */
   readonly pendingBytes: number;
   /** Records the programs could not write (ring full), all CPUs. */
   readonly lost: number;
@@ -79,9 +82,10 @@ export interface ProbeStats {
 
 export interface Probes {
   readonly snaplen: number;
-  /** Size of the ring buffer's data area, bytes. */
+  /** Size of each CPU's ring buffer, bytes. */
   readonly ringBytes: number;
-  /** Bytes written by the programs and not drained yet (a read of two mapped counters). */
+  /** Bytes written by the programs and not drained yet in the fullest CPU's ring (reads mapped
+   * counters, no syscall). */
   pendingBytes(): number;
   /**
    * Whole records, concatenated, at most maxBytes (but at least one record); null when none. A
@@ -130,8 +134,14 @@ function u32(n: number): Buffer {
   return b;
 }
 
+/** The default ring size per CPU: the budget shared out, rounded down to a power of two. */
+function defaultRingBytes(cpus: number): number {
+  const share = 2 ** Math.floor(Math.log2(RING_BUDGET_BYTES / Math.max(cpus, 1)));
+  return Math.max(share, RING_MIN_BYTES);
+}
+
 function checkOptions(o: ProbeOptions): void {
-  const ring = o.ringBytes ?? DEFAULT_RING_BYTES;
+  const ring = o.ringBytes ?? RING_MIN_BYTES;
   if (!Number.isInteger(ring) || ring < 4096 || (ring & (ring - 1)) !== 0 || ring > 2 ** 30) {
     throw new RangeError(`ringBytes ${ring} must be a power of two between 4 KiB and 1 GiB`);
   }
@@ -205,7 +215,8 @@ export function openProbes(options: ProbeOptions = {}): Probes {
   const btf = options.btf ?? readKernelBtf(BTF_PATH);
   const offsets = resolveOffsets(btf);
   const snaplen = options.snaplen ?? DEFAULT_SNAPLEN;
-  const ringBytes = options.ringBytes ?? DEFAULT_RING_BYTES;
+  const cpus = possibleCpus();
+  const ringBytes = options.ringBytes ?? defaultRingBytes(cpus);
   const programConfig = {
     snaplen,
     selfPid: options.selfPid ?? process.pid,
@@ -218,9 +229,8 @@ export function openProbes(options: ProbeOptions = {}): Probes {
   };
   const config = encodeConfig(programConfig, offsets);
   const offConfig = encodeConfig({ ...programConfig, filter: FilterMode.Off }, offsets);
-  const cpus = possibleCpus();
   const set = wrapNative('loading the kcap BPF object', () =>
-    new addon.ProbeSet(readFileSync(options.objectPath ?? BPF_OBJECT), { kcap_ring: ringBytes, kcap_scratch: cpus * SCRATCH_DEPTH }, cpus));
+    new addon.ProbeSet(readFileSync(options.objectPath ?? BPF_OBJECT), { kcap_ring: ringBytes, kcap_rings: cpus, kcap_scratch: cpus * SCRATCH_DEPTH }, cpus));
   let closed = false;
   let drains = 0;
   let drainedBytes = 0;
@@ -238,7 +248,7 @@ export function openProbes(options: ProbeOptions = {}): Probes {
   try {
     wrapNative('writing the BPF configuration', () => set.mapUpdate('kcap_cfg', u32(0), config));
     for (const pid of options.pids ?? []) set.mapUpdate('kcap_pids', u32(pid), Buffer.from([1]));
-    wrapNative('mapping the ring buffer', () => set.openRing('kcap_ring'));
+    wrapNative('mapping the ring buffer', () => set.openRing('kcap_rings'));
     result = attachAll(set, support.tracefs);
   } catch (err) {
     close();
