@@ -577,8 +577,12 @@ INLINE int tcp_state_event(struct bpf_raw_tracepoint_args *ctx, __u16 type)
 		return 0;
 	struct kcap_evt_tcp_retransmit *e = (struct kcap_evt_tcp_retransmit *)r.buf;
 	__u64 sk = ctx->args[0];
-	/* tuple (zero when the kernel resets without a socket) */
-	sock_tuple(&cfg->off, sk, (struct kcap_tuple *)&e->ino);
+	/* tuple: of the socket, or for a reset sent on behalf of no socket (a refused connection),
+	 * of the segment that caused it (args[1]); ino stays 0 then */
+	if (sk || type != KCAP_EVT_TCP_SEND_RESET)
+		sock_tuple(&cfg->off, sk, (struct kcap_tuple *)&e->ino);
+	else
+		skb_tuple(&cfg->off, ctx->args[1], (struct kcap_tuple *)&e->ino);
 	/* state */
 	__u8 state = 0;
 	if (sk)

@@ -180,6 +180,42 @@ INLINE void sk_tuple(const struct kcap_offsets *o, __u64 sk, struct kcap_tuple *
 }
 
 /* The tuple of a struct sock reached from the network stack (tcp tracepoints). */
+#define IPPROTO_TCP 6
+#define SOCK_STREAM 1
+
+/* The tuple of the connection a received TCP segment belongs to, from its IP and TCP headers, as
+ * seen from this host (the segment's destination is the local end). For resets the kernel sends
+ * on behalf of no socket: the segment is all there is. */
+INLINE void skb_tuple(const struct kcap_offsets *o, __u64 skb, struct kcap_tuple *t)
+{
+	__builtin_memset(t, 0, sizeof(*t));
+	if (!skb)
+		return;
+	__u64 head = rd_u64(skb + o->skb_head);
+	__u64 ip = head + rd_u16(skb + o->skb_network_header);
+	__u64 tcp = head + rd_u16(skb + o->skb_transport_header);
+	__u8 version = 0;
+	__u16 ports[2] = {}; /* source, dest; big endian */
+	if (!head || bpf_probe_read_kernel(&version, 1, (const void *)ip) ||
+	    bpf_probe_read_kernel(ports, sizeof(ports), (const void *)tcp))
+		return;
+	if (version >> 4 == 4) {
+		t->family = AF_INET;
+		bpf_probe_read_kernel(t->raddr, 4, (const void *)(ip + 12)); /* iphdr.saddr */
+		bpf_probe_read_kernel(t->laddr, 4, (const void *)(ip + 16)); /* iphdr.daddr */
+	} else if (version >> 4 == 6) {
+		t->family = AF_INET6;
+		bpf_probe_read_kernel(t->raddr, 16, (const void *)(ip + 8));  /* ipv6hdr.saddr */
+		bpf_probe_read_kernel(t->laddr, 16, (const void *)(ip + 24)); /* ipv6hdr.daddr */
+	} else {
+		return;
+	}
+	t->l4proto = IPPROTO_TCP;
+	t->socktype = SOCK_STREAM;
+	t->rport = __builtin_bswap16(ports[0]);
+	t->lport = __builtin_bswap16(ports[1]);
+}
+
 INLINE void sock_tuple(const struct kcap_offsets *o, __u64 sk, struct kcap_tuple *t)
 {
 	__builtin_memset(t, 0, sizeof(*t));
@@ -215,7 +251,6 @@ INLINE __u32 sock_slot_of(__u64 ino)
 	return (ino * 0x9e3779b97f4a7c15ULL) >> 52;
 }
 
-#define IPPROTO_TCP 6
 
 /* A tuple that no later call on the same socket changes (bind, connect, autobind on send). */
 INLINE int tuple_final(const struct kcap_tuple *t)

@@ -47,7 +47,10 @@
 	X(tcp_srtt_us, "tcp_sock", "srtt_us") \
 	X(tcp_snd_cwnd, "tcp_sock", "snd_cwnd") \
 	X(tcp_snd_wnd, "tcp_sock", "snd_wnd") \
-	X(tcp_rcv_wnd, "tcp_sock", "rcv_wnd")
+	X(tcp_rcv_wnd, "tcp_sock", "rcv_wnd") \
+	X(skb_head, "sk_buff", "head") \
+	X(skb_network_header, "sk_buff", "network_header") \
+	X(skb_transport_header, "sk_buff", "transport_header")
 
 struct kcap_offsets {
 #define KCAP_OFFSET_FIELD(name, s, m) __u32 name;

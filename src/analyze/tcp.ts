@@ -47,13 +47,18 @@ export class TcpHealth {
   private readonly byPorts = new Map<number, { laddr: string; raddr: string; health: Mutable<TcpConnHealth> }[]>();
   private established = 0;
   private socketlessResets = 0;
+  /** Socketless resets with no tuple (captures from before the recorder read it from the segment). */
+  private untupledResets = 0;
 
   onEvent(ev: KEvent): void {
     if (ev.category !== 'tcp') return;
     const name = ev.name;
-    // A reset for a segment no socket owns (a refused connection) has no tuple; it still counts.
+    // A reset for a segment no socket owns (a refused connection) carries the segment's tuple
+    // and no socket inode; older captures carry no tuple for it, and it counts in the totals only.
+    const socketless = name === 'tcp_send_reset' && (!ev.fd || ev.fd.ino === 0);
+    if (socketless) this.socketlessResets++;
     if (!ev.fd || (ev.fd.lport === 0 && ev.fd.rport === 0)) {
-      if (name === 'tcp_send_reset') this.socketlessResets++;
+      if (socketless) this.untupledResets++;
       return;
     }
     if (name === 'sock_set_state') {
@@ -95,7 +100,7 @@ export class TcpHealth {
 
   totals(): TcpTotals {
     let retransmits = 0;
-    let resetsSent = this.socketlessResets;
+    let resetsSent = this.untupledResets;
     let resetsReceived = 0;
     for (const c of this.conns) {
       retransmits += c.retransmits;

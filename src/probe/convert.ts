@@ -421,7 +421,8 @@ export class Converter {
     fd.role = '';
     fd.listening = false;
     fd.l4proto = IPPROTO_TCP;
-    this.applyTuple(layout, off, fd, 0);
+    fd.ino = 0; // 0 stays for a reset the kernel sent on behalf of no socket
+    this.applyTuple(layout, off, fd, layout.off.ino < 0 ? 0 : this.u64(off + layout.off.ino));
     if (this.int(layout, off, 'newstate', 0) === TCP_LISTEN) this.state.markListening(fd);
     this.event.fd = fd.family === 0 ? undefined : fd;
   }

@@ -94,7 +94,7 @@ export async function record(opts: RecordOptions): Promise<RecordResult> {
     throw e;
   } finally {
     probes?.close();
-    if (command && command.child.exitCode === null) command.child.kill('SIGTERM');
+    command?.stop();
   }
 }
 

@@ -12,6 +12,10 @@ export interface TracedCommand {
   readonly pid: number;
   /** Resumes the stopped command. */
   resume(): void;
+  /** Ends the command if it is still there: SIGKILL while it is still stopped before its exec (it
+   * has run nothing yet, and a stopped process holds any other signal until continued), SIGTERM
+   * once it runs. */
+  stop(): void;
   /** Resolves with the exit code (128+signal when killed) once the command exits. */
   readonly exited: Promise<number>;
   readonly child: ChildProcess;
@@ -36,7 +40,17 @@ export async function startStopped(argv: readonly string[]): Promise<TracedComma
     child.once('spawn', () => resolve(child.pid!));
   });
   await waitUntilStopped(pid);
-  return { pid, exited, child, resume: () => process.kill(pid, 'SIGCONT') };
+  let resumed = false;
+  return {
+    pid, exited, child,
+    resume: () => {
+      resumed = true;
+      process.kill(pid, 'SIGCONT');
+    },
+    stop: () => {
+      if (child.exitCode === null && child.signalCode === null) child.kill(resumed ? 'SIGTERM' : 'SIGKILL');
+    },
+  };
 }
 
 function signalNumber(name: NodeJS.Signals): number {

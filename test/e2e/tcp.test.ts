@@ -1,6 +1,7 @@
 /**
  * TCP health in the analyze report comes from the kernel's tcp tracepoints on a real recording:
- * a connection refused on loopback is a reset sent and a reset received; a served connection
+ * a connection refused on loopback is a reset sent (named by the refused segment's tuple, though
+ * no socket sent it) and a reset received; a served connection
  * carries the kernel's smoothed RTT samples.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -40,6 +41,11 @@ describeBpf('TCP health on a real recording', () => {
     expect(r.tcp.totals).toMatchObject({ resetsSent: refused, resetsWithoutSocket: refused, resetsReceived: refused });
     const refusedConns = r.tcp.connections.filter((c) => c.remote.endsWith(`:${closed}`));
     expect(refusedConns.map((c) => c.resetsReceived)).toEqual(Array(refused).fill(1));
+    // The resets no socket sent are named by the refused segments' tuples: the closed port's
+    // side of each refused connection, mirroring the client's.
+    const closedSide = r.tcp.connections.filter((c) => c.local.endsWith(`:${closed}`));
+    expect(closedSide.map((c) => c.resetsSent)).toEqual(Array(refused).fill(1));
+    expect(closedSide.map((c) => c.remote).sort()).toEqual(refusedConns.map((c) => c.local).sort());
     const served = r.tcp.connections.filter((c) => c.local.endsWith(`:${nginx!.port}`) || c.remote.endsWith(`:${nginx!.port}`));
     expect(served.some((c) => c.rttSamples > 0 && c.srttMaxUs > 0)).toBe(true);
     expect(r.tcp.totals.retransmits).toBe(0);

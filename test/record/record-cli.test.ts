@@ -5,7 +5,7 @@
  * errors with a non-zero exit.
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { chmodSync, mkdirSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
@@ -90,6 +90,15 @@ describeBpf('kcap record (CLI, real redis)', () => {
     expect(r.status).not.toBe(0);
     expect(r.stderr.trim().split('\n')).toHaveLength(1);
     expect(r.stderr).toMatch(/^kcap: .*kcap-cannot-write\.kcap/);
+  });
+
+  it('ends the command it was to trace when it cannot start, instead of waiting on it', () => {
+    const marker = join(dir, 'ran');
+    const r = kcap(['record', '-o', '/proc/kcap-cannot-write.kcap', '--', 'sh', '-c', `touch ${marker}`]);
+    expect(r.status).toBeTypeOf('number'); // it returned, rather than being killed at the timeout
+    expect(r.status).not.toBe(0);
+    expect(r.stderr).toMatch(/^kcap: .*kcap-cannot-write\.kcap/);
+    expect(existsSync(marker)).toBe(false); // stopped before its exec, it never ran
   });
 
   it('refuses a snaplen above 64 KiB as a usage error', () => {

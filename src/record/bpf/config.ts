@@ -73,8 +73,9 @@ export function resolveOffsets(btf: KernelBtf, list = offsetSpecs()): number[] {
   return offsets;
 }
 
+/** sizeof(struct kcap_config): its u64 members make the compiler round it up to 8 bytes. */
 export function configSize(offsetCount = offsetSpecs().length): number {
-  return OFFSETS_AT + 4 * offsetCount;
+  return Math.ceil((OFFSETS_AT + 4 * offsetCount) / 8) * 8;
 }
 
 /** Encodes struct kcap_config (little-endian, as the BPF programs read it). */

@@ -187,6 +187,9 @@ function attachAll(set: NativeProbeSet, tracefs: string): { attached: number; sk
 function stopAndClose(set: NativeProbeSet, offConfig: Buffer): void {
   try {
     set.mapUpdate('kcap_cfg', u32(0), offConfig);
+  } catch {
+    // Closing detaches the programs anyway (stopping them first only spares what they would write
+    // meanwhile); a failure here must not mask the error that made the caller close.
   } finally {
     set.close();
   }
