@@ -264,6 +264,25 @@ INLINE int tuple_final(const struct kcap_tuple *t)
 
 enum tuple_mode { TUPLE_CACHED, TUPLE_FRESH };
 
+/* Whether an inode is a socket's, and its number. i_mode opens struct inode and i_ino follows 64
+ * bytes later on the usual kernel configurations: one read then gets both (a helper call saved
+ * on every socket event); other layouts take two. */
+INLINE int socket_ino(const struct kcap_offsets *o, __u64 inode, __u64 *ino)
+{
+	__u16 mode;
+	if (o->inode_ino == o->inode_mode + 64) {
+		__u64 head[9] = {};
+		if (bpf_probe_read_kernel(head, sizeof(head), (const void *)(inode + o->inode_mode)))
+			return 0;
+		mode = (__u16)head[0]; /* little-endian: i_mode is the first word's low half */
+		*ino = head[8];
+	} else {
+		mode = rd_u16(inode + o->inode_mode);
+		*ino = rd_u64(inode + o->inode_ino);
+	}
+	return (mode & S_IFMT) == S_IFSOCK;
+}
+
 /* The tuple of the current task's fd, all zero when the fd is not a socket. */
 INLINE void fd_tuple(const struct kcap_offsets *o, __s32 fd, struct kcap_tuple *t, enum tuple_mode mode)
 {
@@ -280,10 +299,9 @@ INLINE void fd_tuple(const struct kcap_offsets *o, __s32 fd, struct kcap_tuple *
 	__u64 file = rd_u64(tab.fd + (__u64)fd * 8);
 	if (!file)
 		return;
-	__u64 inode = rd_u64(file + o->file_inode);
-	if ((rd_u16(inode + o->inode_mode) & S_IFMT) != S_IFSOCK)
+	__u64 ino;
+	if (!socket_ino(o, rd_u64(file + o->file_inode), &ino))
 		return;
-	__u64 ino = rd_u64(inode + o->inode_ino);
 	__u32 idx = sock_slot_of(ino);
 	struct sock_slot *slot = bpf_map_lookup_elem(&kcap_sock_cache, &idx);
 	__u64 *gen = bpf_map_lookup_elem(&kcap_sock_gen, &idx);
