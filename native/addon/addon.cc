@@ -12,6 +12,8 @@
 #include <time.h>
 
 #include <algorithm>
+#include <atomic>
+#include <exception>
 #include <map>
 #include <memory>
 #include <thread>
@@ -72,6 +74,7 @@ class ProbeSet : public Napi::ObjectWrap<ProbeSet> {
  public:
   static Napi::Function Init(Napi::Env env) {
     return DefineClass(env, "ProbeSet", {
+        InstanceMethod<&ProbeSet::Load>("load"),
         InstanceMethod<&ProbeSet::Attach>("attach"),
         InstanceMethod<&ProbeSet::MapUpdate>("mapUpdate"),
         InstanceMethod<&ProbeSet::MapLookup>("mapLookup"),
@@ -132,6 +135,43 @@ class ProbeSet : public Napi::ObjectWrap<ProbeSet> {
   }
 
  private:
+  // load(programs: string[]): loads these programs on as many threads as there are CPUs (the
+  // verifier's work is most of a recorder's start), so attach() finds them loaded.
+  Napi::Value Load(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    guarded(env, [&] {
+      if (maps_.size() != obj_.maps.size()) throw std::runtime_error("probe set is closed");
+      Napi::Array names = info[0].As<Napi::Array>();
+      std::vector<const kcap::ProgSpec*> todo;
+      for (uint32_t i = 0; i < names.Length(); i++) {
+        std::string name = names.Get(i).As<Napi::String>();
+        if (!progs_.count(name) && std::none_of(todo.begin(), todo.end(), [&](auto* p) { return p->name == name; })) todo.push_back(&spec_of(name));
+      }
+      std::vector<Fd> loaded(todo.size());
+      std::vector<std::exception_ptr> errors(todo.size());
+      std::atomic<size_t> next{0};
+      auto worker = [&] {
+        for (size_t i = next++; i < todo.size(); i = next++) {
+          try {
+            loaded[i] = load_spec(*todo[i]);
+          } catch (...) {
+            errors[i] = std::current_exception();
+          }
+        }
+      };
+      std::vector<std::thread> threads;
+      const unsigned n = std::max(1u, std::min<unsigned>(std::thread::hardware_concurrency(), static_cast<unsigned>(todo.size())));
+      for (unsigned t = 0; t < n; t++) threads.emplace_back(worker);
+      for (auto& t : threads) t.join();
+      for (size_t i = 0; i < todo.size(); i++) {
+        if (errors[i]) std::rethrow_exception(errors[i]);
+        progs_.emplace(todo[i]->name, std::move(loaded[i]));
+      }
+      return 0;
+    });
+    return env.Undefined();
+  }
+
   // attach(program: string, target: number | string): a number is a tracefs tracepoint id
   // (tracepoint programs), a string a raw tracepoint name. Loads the program on first use.
   Napi::Value Attach(const Napi::CallbackInfo& info) {
@@ -247,20 +287,28 @@ class ProbeSet : public Napi::ObjectWrap<ProbeSet> {
   int load(const std::string& name) {
     auto cached = progs_.find(name);
     if (cached != progs_.end()) return cached->second.get();
+    if (maps_.size() != obj_.maps.size()) throw std::runtime_error("probe set is closed");
+    return progs_.emplace(name, load_spec(spec_of(name))).first->second.get();
+  }
+
+  const kcap::ProgSpec& spec_of(const std::string& name) const {
     for (const auto& p : obj_.progs) {
-      if (p.name != name) continue;
-      if (maps_.size() != obj_.maps.size()) throw std::runtime_error("probe set is closed");
-      std::vector<uint64_t> insns = p.insns;
-      for (const auto& ref : p.map_refs) {
-        // ld_imm64 of a map: src_reg = BPF_PSEUDO_MAP_FD, imm = the map's fd.
-        auto* insn = reinterpret_cast<bpf_insn*>(&insns[ref.insn]);
-        insn->src_reg = BPF_PSEUDO_MAP_FD;
-        insn->imm = maps_[ref.map].get();
-      }
-      int fd = progs_.emplace(name, kcap::prog_load(p.type, p.name, insns, obj_.license)).first->second.get();
-      return fd;
+      if (p.name == name) return p;
     }
     throw std::runtime_error("no program " + name + " in the BPF object");
+  }
+
+  // Relocates a program's map references to this set's maps and loads it (safe on any thread:
+  // it only reads the set).
+  Fd load_spec(const kcap::ProgSpec& p) const {
+    std::vector<uint64_t> insns = p.insns;
+    for (const auto& ref : p.map_refs) {
+      // ld_imm64 of a map: src_reg = BPF_PSEUDO_MAP_FD, imm = the map's fd.
+      auto* insn = reinterpret_cast<bpf_insn*>(&insns[ref.insn]);
+      insn->src_reg = BPF_PSEUDO_MAP_FD;
+      insn->imm = maps_[ref.map].get();
+    }
+    return kcap::prog_load(p.type, p.name, insns, obj_.license);
   }
 
   const kcap::MapSpec& map_spec(const Napi::Value& v) {

@@ -169,6 +169,7 @@ function tracepointId(tracefs: string, target: string): number | undefined {
 function attachAll(set: NativeProbeSet, tracefs: string): { attached: number; skipped: string[] } {
   const { plan, missing } = attachPlan((sc) => syscallArgCount(tracefs, sc));
   const skipped = [...missing];
+  wrapNative('loading the kcap BPF programs', () => set.load([...new Set(plan.map((a) => a.program))]));
   let attached = 0;
   for (const a of plan) {
     const target = a.raw ? a.target : tracepointId(tracefs, a.target);

@@ -10,6 +10,8 @@ import { fileURLToPath } from 'node:url';
 export const PACKAGE_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 
 export interface NativeProbeSet {
+  /** Loads programs in parallel (the verifier's work is most of a start); attach loads any not loaded. */
+  load(programs: readonly string[]): void;
   /** A number is a tracefs tracepoint id, a string a raw tracepoint name. */
   attach(program: string, target: number | string): void;
   mapUpdate(map: string, key: Buffer, value: Buffer): void;
