@@ -7,9 +7,15 @@
 // exits or dies of any signal) detaches every program.
 #include <napi.h>
 
+#include <fcntl.h>
 #include <linux/bpf.h>
 #include <string.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
 #include <time.h>
+#include <unistd.h>
+
+#include <cerrno>
 
 #include <algorithm>
 #include <atomic>
@@ -53,7 +59,7 @@ auto guarded(Napi::Env env, F&& fn) -> decltype(fn()) {
 // Closes attachment fds off the JS thread, in parallel: each detach of a tracepoint waits for an
 // RCU grace period in the kernel (tens of ms, 2 s for all of them even in parallel). Callers stop
 // the programs from emitting first (config filter "off"), so nothing is recorded meanwhile.
-void close_in_background(std::vector<Fd> links, std::map<std::string, Fd> progs, std::vector<Fd> maps) {
+void close_on_threads(std::vector<Fd> links, std::map<std::string, Fd> progs, std::vector<Fd> maps) {
   std::vector<int> link_fds;
   for (auto& fd : links) link_fds.push_back(fd.release());
   auto owned = std::make_shared<std::pair<std::map<std::string, Fd>, std::vector<Fd>>>(std::move(progs), std::move(maps));
@@ -64,6 +70,51 @@ void close_in_background(std::vector<Fd> links, std::map<std::string, Fd> progs,
     owned->first.clear();  // programs, then the maps they used
     owned->second.clear();
   }).detach();
+}
+
+// Closes every fd of this process but the sorted `keep` (async-signal-safe: raw close_range).
+void close_all_but(const std::vector<int>& keep) {
+  unsigned first = 0;
+  for (int fd : keep) {
+    if (static_cast<unsigned>(fd) > first) syscall(SYS_close_range, first, static_cast<unsigned>(fd) - 1, 0);
+    first = static_cast<unsigned>(fd) + 1;
+  }
+  syscall(SYS_close_range, first, ~0u, 0);
+}
+
+// Detaches in the background. A process that exits with attachments open spends those seconds
+// in its exit, so a grandchild holding only the attachments takes the last references: this
+// process drops its own at once and goes on (or exits), and the grandchild pays for the detach
+// as it exits, once the gate pipe tells it this process has let go. Without fork, threads do it.
+void close_in_background(std::vector<Fd> links, std::map<std::string, Fd> progs, std::vector<Fd> maps) {
+  int gate[2];
+  if (links.empty() || pipe2(gate, O_CLOEXEC) != 0) return close_on_threads(std::move(links), std::move(progs), std::move(maps));
+  std::vector<int> keep{gate[0]};
+  for (const auto& fd : links) keep.push_back(fd.get());
+  std::sort(keep.begin(), keep.end());
+  pid_t child = fork();
+  if (child == 0) {
+    // Only async-signal-safe calls between fork and _exit: the parent has threads.
+    if (fork() == 0) {
+      close_all_but(keep);
+      char c;
+      while (read(gate[0], &c, 1) < 0 && errno == EINTR) {
+      }
+      _exit(0);
+    }
+    _exit(0);
+  }
+  close(gate[0]);
+  if (child < 0) {
+    close(gate[1]);
+    return close_on_threads(std::move(links), std::move(progs), std::move(maps));
+  }
+  while (waitpid(child, nullptr, 0) < 0 && errno == EINTR) {
+  }
+  links.clear();  // cheap now: the grandchild holds the attachments
+  progs.clear();
+  maps.clear();
+  close(gate[1]);
 }
 
 bool is_percpu(uint32_t type) {
