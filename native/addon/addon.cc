@@ -198,29 +198,35 @@ class ProbeSet : public Napi::ObjectWrap<ProbeSet> {
         std::string name = names.Get(i).As<Napi::String>();
         if (!progs_.count(name) && std::none_of(todo.begin(), todo.end(), [&](auto* p) { return p->name == name; })) todo.push_back(&spec_of(name));
       }
-      std::vector<Fd> loaded(todo.size());
-      std::vector<std::exception_ptr> errors(todo.size());
-      std::atomic<size_t> next{0};
-      auto worker = [&] {
-        for (size_t i = next++; i < todo.size(); i = next++) {
-          try {
-            loaded[i] = load_spec(*todo[i]);
-          } catch (...) {
-            errors[i] = std::current_exception();
-          }
-        }
-      };
-      std::vector<std::thread> threads;
-      const unsigned n = std::max(1u, std::min<unsigned>(std::thread::hardware_concurrency(), static_cast<unsigned>(todo.size())));
-      for (unsigned t = 0; t < n; t++) threads.emplace_back(worker);
-      for (auto& t : threads) t.join();
-      for (size_t i = 0; i < todo.size(); i++) {
-        if (errors[i]) std::rethrow_exception(errors[i]);
-        progs_.emplace(todo[i]->name, std::move(loaded[i]));
-      }
+      std::vector<Fd> loaded = load_parallel(todo);
+      for (size_t i = 0; i < todo.size(); i++) progs_.emplace(todo[i]->name, std::move(loaded[i]));
       return 0;
     });
     return env.Undefined();
+  }
+
+  // Loads the programs on up to one thread per CPU; rethrows the first failure, in list order.
+  std::vector<Fd> load_parallel(const std::vector<const kcap::ProgSpec*>& todo) const {
+    std::vector<Fd> loaded(todo.size());
+    std::vector<std::exception_ptr> errors(todo.size());
+    std::atomic<size_t> next{0};
+    auto worker = [&] {
+      for (size_t i = next++; i < todo.size(); i = next++) {
+        try {
+          loaded[i] = load_spec(*todo[i]);
+        } catch (...) {
+          errors[i] = std::current_exception();
+        }
+      }
+    };
+    const unsigned n = std::max(1u, std::min<unsigned>(std::thread::hardware_concurrency(), static_cast<unsigned>(todo.size())));
+    std::vector<std::thread> threads;
+    for (unsigned t = 0; t < n; t++) threads.emplace_back(worker);
+    for (auto& t : threads) t.join();
+    for (const auto& e : errors) {
+      if (e) std::rethrow_exception(e);
+    }
+    return loaded;
   }
 
   // attach(program: string, target: number | string): a number is a tracefs tracepoint id
