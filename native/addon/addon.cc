@@ -168,6 +168,7 @@ class ProbeSet : public Napi::ObjectWrap<ProbeSet> {
     });
   }
 
+ private:
   // A map of maps holds one ring buffer per entry (per CPU), each shaped like the object's
   // RINGBUF map, which serves as the entry for CPU 0.
   Fd create_ring_array(const kcap::MapSpec& m) {
@@ -185,7 +186,6 @@ class ProbeSet : public Napi::ObjectWrap<ProbeSet> {
     return outer;
   }
 
- private:
   // load(programs: string[]): loads these programs on as many threads as there are CPUs (the
   // verifier's work is most of a recorder's start), so attach() finds them loaded.
   Napi::Value Load(const Napi::CallbackInfo& info) {
@@ -281,19 +281,14 @@ class ProbeSet : public Napi::ObjectWrap<ProbeSet> {
     });
   }
 
-  // openRing(map): maps the ring buffers of a map of rings (or a single ring) for drain().
+  // openRing(map): maps the per-CPU ring buffers of a map of rings for drain().
   Napi::Value OpenRing(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     guarded(env, [&] {
       const kcap::MapSpec& m = map_spec(info[0]);
+      if (m.type != BPF_MAP_TYPE_ARRAY_OF_MAPS) throw std::runtime_error(m.name + " is not a map of ring buffers");
       std::vector<std::unique_ptr<kcap::RingReader>> rings;
-      if (m.type == BPF_MAP_TYPE_ARRAY_OF_MAPS) {
-        for (int fd : ring_fds_) rings.push_back(std::make_unique<kcap::RingReader>(fd, ring_bytes_));
-      } else if (m.type == BPF_MAP_TYPE_RINGBUF) {
-        rings.push_back(std::make_unique<kcap::RingReader>(maps_[map_index_[m.name]].get(), m.max_entries));
-      } else {
-        throw std::runtime_error(m.name + " is not a ring buffer");
-      }
+      for (int fd : ring_fds_) rings.push_back(std::make_unique<kcap::RingReader>(fd, ring_bytes_));
       ring_ = std::make_unique<kcap::MergedDrain>(std::move(rings));
       return 0;
     });
@@ -301,7 +296,7 @@ class ProbeSet : public Napi::ObjectWrap<ProbeSet> {
   }
 
   // drain(maxBytes, summary?: Uint32Array): whole records, concatenated, at most maxBytes (at
-  // least one record), or null; fills summary as RingReader::read_into describes.
+  // least one record), or null; fills summary as MergedDrain::read_into describes.
   Napi::Value Drain(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     if (!ring_) return env.Null();

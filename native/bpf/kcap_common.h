@@ -179,7 +179,6 @@ INLINE void sk_tuple(const struct kcap_offsets *o, __u64 sk, struct kcap_tuple *
 	}
 }
 
-/* The tuple of a struct sock reached from the network stack (tcp tracepoints). */
 #define IPPROTO_TCP 6
 #define SOCK_STREAM 1
 
@@ -216,6 +215,7 @@ INLINE void skb_tuple(const struct kcap_offsets *o, __u64 skb, struct kcap_tuple
 	t->lport = __builtin_bswap16(ports[1]);
 }
 
+/* The tuple of a struct sock reached from the network stack (tcp tracepoints). */
 INLINE void sock_tuple(const struct kcap_offsets *o, __u64 sk, struct kcap_tuple *t)
 {
 	__builtin_memset(t, 0, sizeof(*t));
@@ -250,7 +250,6 @@ INLINE __u32 sock_slot_of(__u64 ino)
 	_Static_assert(SOCK_SLOTS == 1 << 12, "the slot index takes the hash's top 12 bits");
 	return (ino * 0x9e3779b97f4a7c15ULL) >> 52;
 }
-
 
 /* A tuple that no later call on the same socket changes (bind, connect, autobind on send). */
 INLINE int tuple_final(const struct kcap_tuple *t)

@@ -50,6 +50,7 @@ const SUMMARY_FIXED = 5;
 export function recordSummary(cpus: number): Uint32Array {
   return new Uint32Array(SUMMARY_FIXED + cpus);
 }
+
 const DEFAULT_LEVEL = 3;
 
 function packageVersion(): string {

@@ -59,9 +59,10 @@ export class RecordError extends Error {
   override readonly name = 'RecordError';
 }
 
-/** How often the ring is drained. The programs never wake the recorder (a wakeup costs more than
- * the tracing itself); each turn costs the recorder a fixed ~0.1 ms, and 20 ms of events at the
- * fastest rates measured (90 MiB/s) fill under 3 % of the 64 MiB ring. */
+/** How often the rings are drained. The programs never wake the recorder (a wakeup costs more
+ * than the tracing itself); each turn costs the recorder a fixed ~0.1 ms, and 20 ms of events at
+ * the fastest rate measured (105 MiB/s, all CPUs) is 2.1 MiB, a fifteenth of the 32 MiB each of 2
+ * CPUs gets (half of the 4 MiB a CPU gets at the least, were one CPU to write it all). */
 export const DRAIN_INTERVAL_MS = 20;
 /** zstd level of recorded chunks: level 1 writes about 1.3x faster than 3 on event data (bench/
  * capture.bench.ts) for files about 6% larger, and the recorder shares the CPU with what it traces. */

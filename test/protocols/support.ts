@@ -8,21 +8,14 @@ import { expect } from 'vitest';
 import type { Chunk } from '../helpers/relay.js';
 import type { Direction, L7Record, ProtocolSpec, Transport } from '../../src/protocols/index.js';
 import { recordFields } from '../../src/protocols/index.js';
+import { concat as concatAll } from '../capture/helpers.js';
 
 /** KCAP_FC_SCALE=20 runs every property 20 times longer (deeper fuzzing on demand). */
 const SCALE = Math.max(1, Number(process.env.KCAP_FC_SCALE ?? 1) || 1);
 
 export const enc = (s: string): Uint8Array => new TextEncoder().encode(s);
 
-export function concat(...parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
-}
+export const concat = (...parts: Uint8Array[]): Uint8Array => concatAll(parts);
 
 /** One syscall's worth of bytes in a hand-built transcript. */
 export interface Ev {

@@ -29,7 +29,7 @@ export type { LoadedProgram } from './native.js';
 
 export const BPF_OBJECT = `${PACKAGE_ROOT}native/bpf/kcap.bpf.o`;
 export const DEFAULT_SNAPLEN = 4096;
-/** Ring buffer bytes for all CPUs together; each CPU has its own ring (see ringBytesPerCpu). */
+/** Ring buffer bytes for all CPUs together; each CPU has its own ring (ProbeOptions.ringBytes). */
 const RING_BUDGET_BYTES = 64 << 20;
 const RING_MIN_BYTES = 4 << 20;
 const DEFAULT_DRAIN_BYTES = 4 << 20;
@@ -141,8 +141,8 @@ function defaultRingBytes(cpus: number): number {
 }
 
 function checkOptions(o: ProbeOptions): void {
-  const ring = o.ringBytes ?? RING_MIN_BYTES;
-  if (!Number.isInteger(ring) || ring < 4096 || (ring & (ring - 1)) !== 0 || ring > 2 ** 30) {
+  const ring = o.ringBytes;
+  if (ring !== undefined && (!Number.isInteger(ring) || ring < 4096 || (ring & (ring - 1)) !== 0 || ring > 2 ** 30)) {
     throw new RangeError(`ringBytes ${ring} must be a power of two between 4 KiB and 1 GiB`);
   }
   if (o.pids && o.comm !== undefined) throw new RangeError('pids and comm filters are exclusive');
@@ -266,6 +266,8 @@ export function openProbes(options: ProbeOptions = {}): Probes {
     return Array.from({ length: cpus }, (_, i) => (v ? Number(v.readBigUInt64LE(8 * i)) : 0));
   };
 
+  const pendingBytes = (): number => (closed ? 0 : set.pending());
+
   const live = (what: string): void => {
     if (closed) throw new BpfError(`${what}: the probes are closed`, 'EKCAPCLOSED', undefined, undefined);
   };
@@ -273,7 +275,7 @@ export function openProbes(options: ProbeOptions = {}): Probes {
   return {
     snaplen,
     ringBytes,
-    pendingBytes: () => (closed ? 0 : set.pending()),
+    pendingBytes,
     drain(maxBytes = DEFAULT_DRAIN_BYTES, summary?: Uint32Array) {
       if (closed) return null;
       const b = set.drain(maxBytes, summary);
@@ -298,7 +300,7 @@ export function openProbes(options: ProbeOptions = {}): Probes {
         skipped: result.skipped,
         drains,
         drainedBytes,
-        pendingBytes: closed ? 0 : set.pending(),
+        pendingBytes: pendingBytes(),
         lost: lostPerCpu().reduce((a, b) => a + b, 0),
         malformed: closed ? malformedAtClose : set.malformed(),
       };
