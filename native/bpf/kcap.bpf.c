@@ -66,7 +66,7 @@ int kcap_sys_enter_close(struct sys_enter_ctx *ctx)
 	struct stash *s = stash_put(ctx, 1);
 	struct kcap_config *cfg = config();
 	if (s && cfg)
-		fd_tuple(&cfg->off, (__s32)ctx->args[0], &s->t, TUPLE_CACHED);
+		fd_tuple(cfg, (__s32)ctx->args[0], &s->t, TUPLE_CACHED);
 	return 0;
 }
 
@@ -274,6 +274,16 @@ int kcap_exit_connect(struct sys_exit_ctx *ctx) { return sockaddr_call(ctx, KCAP
 SEC("tracepoint/sys_exit_bind")
 int kcap_exit_bind(struct sys_exit_ctx *ctx) { return sockaddr_call(ctx, KCAP_EVT_BIND); }
 
+/* Under a process filter, a traced process that listens on a TCP port (seen at listen, or at
+ * accept for a listener older than the recording) takes the TCP events of that port's
+ * connections, including those before accept and after close, when no fd holds the socket. */
+INLINE void listening_port(struct rec *r, const struct sys_exit_ctx *ctx)
+{
+	struct kcap_io *e = (struct kcap_io *)r->buf;
+	if (ctx->ret >= 0 && e->t.l4proto == IPPROTO_TCP && e->t.lport && filtered(r->cfg))
+		own_port(e->t.lport);
+}
+
 /* accept(fd, addr, &addrlen), accept4(fd, addr, &addrlen, flags) */
 INLINE int accept_call(struct sys_exit_ctx *ctx, __u16 type)
 {
@@ -283,6 +293,7 @@ INLINE int accept_call(struct sys_exit_ctx *ctx, __u16 type)
 	struct kcap_evt_accept *e = (struct kcap_evt_accept *)r.buf;
 	/* fd: the accepted socket (-1 on failure), with its tuple */
 	io_fixed(&r, ctx, ctx->ret >= 0 ? (__s32)ctx->ret : -1, 0);
+	listening_port(&r, ctx);
 	/* listen_fd */
 	e->listen_fd = (__s32)r.s->args[0];
 	e->pad0 = 0;
@@ -300,26 +311,38 @@ SEC("tracepoint/sys_exit_accept4")
 int kcap_exit_accept4(struct sys_exit_ctx *ctx) { return accept_call(ctx, KCAP_EVT_ACCEPT4); }
 
 /* listen(fd, backlog), shutdown(fd, how): io fields plus one int argument */
-INLINE int int_arg_call(struct sys_exit_ctx *ctx, __u16 type)
+INLINE void int_arg_fixed(struct rec *r, struct sys_exit_ctx *ctx)
 {
-	struct rec r;
-	if (!sys_begin(&r, ctx, type, sizeof(struct kcap_evt_listen), 0))
-		return 0;
-	struct kcap_evt_listen *e = (struct kcap_evt_listen *)r.buf;
-	io_fixed(&r, ctx, (__s32)r.s->args[0], 0);
+	struct kcap_evt_listen *e = (struct kcap_evt_listen *)r->buf;
+	io_fixed(r, ctx, (__s32)r->s->args[0], 0);
 	/* backlog (listen) / how (shutdown) */
-	e->backlog = (__s32)r.s->args[1];
+	e->backlog = (__s32)r->s->args[1];
 	e->pad0 = 0;
-	rec_submit(&r);
-	return 0;
 }
 _Static_assert(__builtin_offsetof(struct kcap_evt_listen, backlog) == __builtin_offsetof(struct kcap_evt_shutdown, how), "int arg");
 
 SEC("tracepoint/sys_exit_listen")
-int kcap_exit_listen(struct sys_exit_ctx *ctx) { return int_arg_call(ctx, KCAP_EVT_LISTEN); }
+int kcap_exit_listen(struct sys_exit_ctx *ctx)
+{
+	struct rec r;
+	if (!sys_begin(&r, ctx, KCAP_EVT_LISTEN, sizeof(struct kcap_evt_listen), 0))
+		return 0;
+	int_arg_fixed(&r, ctx);
+	listening_port(&r, ctx);
+	rec_submit(&r);
+	return 0;
+}
 
 SEC("tracepoint/sys_exit_shutdown")
-int kcap_exit_shutdown(struct sys_exit_ctx *ctx) { return int_arg_call(ctx, KCAP_EVT_SHUTDOWN); }
+int kcap_exit_shutdown(struct sys_exit_ctx *ctx)
+{
+	struct rec r;
+	if (!sys_begin(&r, ctx, KCAP_EVT_SHUTDOWN, sizeof(struct kcap_evt_shutdown), 0))
+		return 0;
+	int_arg_fixed(&r, ctx);
+	rec_submit(&r);
+	return 0;
+}
 
 /* close(fd): the tuple was read at enter */
 SEC("tracepoint/sys_exit_close")
@@ -554,10 +577,13 @@ int kcap_exit(struct bpf_raw_tracepoint_args *ctx)
 	return 0;
 }
 
-/* ---- TCP (raw tracepoints, first argument the struct sock). They describe sockets, not
- * processes, and often run in softirq on behalf of nobody in particular, so the process filter
- * does not apply (but the recorder's own sockets stay out), except to the per-segment tcp_probe,
- * which is filtered like syscalls. ---- */
+/* ---- TCP (raw tracepoints, first argument the struct sock). They describe sockets and often
+ * run in softirq on behalf of whichever task was interrupted, so the current task says nothing
+ * about whose socket it is: under a process filter, events follow the sockets of traced processes
+ * instead (tcp_traced). ---- */
+
+#define TCP_SYN_SENT 2
+#define TCP_CLOSE 7
 
 INLINE struct kcap_config *tcp_config(void)
 {
@@ -567,16 +593,28 @@ INLINE struct kcap_config *tcp_config(void)
 	return cfg;
 }
 
+/* Whether TCP events of sk are kept: every socket without a process filter; under one, the
+ * sockets traced processes used (kcap_socks, marked as their syscalls read them and when they
+ * start connecting) and the connections on ports they listen on (kcap_lports). An event with no
+ * socket (a reset the kernel sends for a refused connection) belongs to no process: kept. */
+INLINE int tcp_traced(const struct kcap_config *cfg, __u64 sk)
+{
+	if (!sk || !filtered(cfg) || bpf_map_lookup_elem(&kcap_socks, &sk))
+		return 1;
+	__u16 lport = rd_u16(sk + cfg->off.sk_num);
+	return bpf_map_lookup_elem(&kcap_lports, &lport) != 0;
+}
+
 _Static_assert(__builtin_offsetof(struct kcap_evt_tcp_retransmit, ino) == 24, "tuple after header");
 
 INLINE int tcp_state_event(struct bpf_raw_tracepoint_args *ctx, __u16 type)
 {
 	struct kcap_config *cfg = tcp_config();
+	__u64 sk = ctx->args[0];
 	struct rec r;
-	if (!cfg || !rec_begin(&r, cfg, type, sizeof(struct kcap_evt_tcp_retransmit), 0))
+	if (!cfg || !tcp_traced(cfg, sk) || !rec_begin(&r, cfg, type, sizeof(struct kcap_evt_tcp_retransmit), 0))
 		return 0;
 	struct kcap_evt_tcp_retransmit *e = (struct kcap_evt_tcp_retransmit *)r.buf;
-	__u64 sk = ctx->args[0];
 	/* tuple: of the socket, or for a reset sent on behalf of no socket (a refused connection),
 	 * of the segment that caused it (args[1]); ino stays 0 then */
 	if (sk || type != KCAP_EVT_TCP_SEND_RESET)
@@ -607,16 +645,27 @@ SEC("raw_tracepoint/inet_sock_set_state")
 int kcap_sock_set_state(struct bpf_raw_tracepoint_args *ctx)
 {
 	struct kcap_config *cfg = tcp_config();
+	__u64 sk = ctx->args[0];
+	__u32 newstate = (__u32)ctx->args[2];
+	if (!cfg)
+		return 0;
+	/* A connect starts in its caller's context: the one moment a client socket's owner is known
+	 * before the syscall's exit reads it. */
+	if (newstate == TCP_SYN_SENT && filtered(cfg) && traced(cfg, bpf_get_current_pid_tgid() >> 32))
+		own_socket(sk);
 	struct rec r;
-	if (!cfg || !rec_begin(&r, cfg, KCAP_EVT_SOCK_SET_STATE, sizeof(struct kcap_evt_sock_set_state), 0))
+	if (!tcp_traced(cfg, sk) || !rec_begin(&r, cfg, KCAP_EVT_SOCK_SET_STATE, sizeof(struct kcap_evt_sock_set_state), 0))
 		return 0;
 	struct kcap_evt_sock_set_state *e = (struct kcap_evt_sock_set_state *)r.buf;
 	/* tuple */
-	sock_tuple(&cfg->off, ctx->args[0], (struct kcap_tuple *)&e->ino);
+	sock_tuple(&cfg->off, sk, (struct kcap_tuple *)&e->ino);
 	/* oldstate, newstate */
 	e->oldstate = (__u32)ctx->args[1];
-	e->newstate = (__u32)ctx->args[2];
+	e->newstate = newstate;
 	rec_submit(&r);
+	/* The struct sock is freed soon and its memory may become another socket. */
+	if (newstate == TCP_CLOSE && filtered(cfg))
+		bpf_map_delete_elem(&kcap_socks, &sk);
 	return 0;
 }
 
@@ -643,10 +692,10 @@ INLINE int probe_due(const struct kcap_config *cfg, __u64 sk)
 SEC("raw_tracepoint/tcp_probe")
 int kcap_tcp_probe(struct bpf_raw_tracepoint_args *ctx)
 {
-	struct kcap_config *cfg = config();
+	struct kcap_config *cfg = tcp_config();
 	__u64 sk = ctx->args[0];
 	struct rec r;
-	if (!cfg || !traced(cfg, bpf_get_current_pid_tgid() >> 32) || !probe_due(cfg, sk) ||
+	if (!cfg || !tcp_traced(cfg, sk) || !probe_due(cfg, sk) ||
 	    !rec_begin(&r, cfg, KCAP_EVT_TCP_PROBE, sizeof(struct kcap_evt_tcp_probe), 0))
 		return 0;
 	struct kcap_evt_tcp_probe *e = (struct kcap_evt_tcp_probe *)r.buf;

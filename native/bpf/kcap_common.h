@@ -105,6 +105,10 @@ KCAP_MAP(kcap_depth, BPF_MAP_TYPE_PERCPU_ARRAY, sizeof(__u32), sizeof(__u32), 1,
 KCAP_MAP(kcap_pids, BPF_MAP_TYPE_HASH, sizeof(__u32), sizeof(__u8), 65536, 0);
 KCAP_MAP(kcap_stash, BPF_MAP_TYPE_HASH, sizeof(__u32), sizeof(struct stash), 65536, 0);
 KCAP_MAP(kcap_lost, BPF_MAP_TYPE_PERCPU_ARRAY, sizeof(__u32), sizeof(__u64), 1, 0);
+/* Under a process filter, which sockets TCP events are kept for (see tcp_traced): the struct sock
+ * of every TCP socket a traced process used, and the ports traced processes listen on. */
+KCAP_MAP(kcap_socks, BPF_MAP_TYPE_LRU_HASH, sizeof(__u64), sizeof(__u8), 65536, 0);
+KCAP_MAP(kcap_lports, BPF_MAP_TYPE_HASH, sizeof(__u16), sizeof(__u8), 4096, 0);
 /* tcp_probe rate limit: a direct-mapped table of (struct sock address, coarse ns of its last
  * record). An array slot costs a few instructions where a hash lookup costs a helper call, and a
  * collision or a racing update only lets one extra record through. */
@@ -134,6 +138,24 @@ INLINE int traced(const struct kcap_config *cfg, __u32 tgid)
 		return comm[0] == want[0] && comm[1] == want[1];
 	}
 	return 1;
+}
+
+/* Whether some processes are left out (TCP events then follow the sockets of those traced). */
+INLINE int filtered(const struct kcap_config *cfg)
+{
+	return cfg->filter_mode == KCAP_FILTER_PIDS || cfg->filter_mode == KCAP_FILTER_COMM;
+}
+
+INLINE void own_socket(__u64 sk)
+{
+	__u8 one = 1;
+	bpf_map_update_elem(&kcap_socks, &sk, &one, BPF_ANY);
+}
+
+INLINE void own_port(__u16 port)
+{
+	__u8 one = 1;
+	bpf_map_update_elem(&kcap_lports, &port, &one, BPF_ANY);
 }
 
 INLINE __u64 rd_u64(__u64 addr)
@@ -282,9 +304,11 @@ INLINE int socket_ino(const struct kcap_offsets *o, __u64 inode, __u64 *ino)
 	return (mode & S_IFMT) == S_IFSOCK;
 }
 
-/* The tuple of the current task's fd, all zero when the fd is not a socket. */
-INLINE void fd_tuple(const struct kcap_offsets *o, __s32 fd, struct kcap_tuple *t, enum tuple_mode mode)
+/* The tuple of the current task's fd, all zero when the fd is not a socket. A TCP socket read
+ * afresh is marked as a traced process's (the cache only holds what was read afresh before). */
+INLINE void fd_tuple(const struct kcap_config *cfg, __s32 fd, struct kcap_tuple *t, enum tuple_mode mode)
 {
+	const struct kcap_offsets *o = &cfg->off;
 	__builtin_memset(t, 0, sizeof(*t));
 	if (fd < 0)
 		return;
@@ -315,7 +339,10 @@ INLINE void fd_tuple(const struct kcap_offsets *o, __s32 fd, struct kcap_tuple *
 	}
 	t->ino = ino;
 	__u64 sock = rd_u64(file + o->file_private_data);
-	sk_tuple(o, rd_u64(sock + o->socket_sk), t);
+	__u64 sk = rd_u64(sock + o->socket_sk);
+	sk_tuple(o, sk, t);
+	if (sk && t->l4proto == IPPROTO_TCP && filtered(cfg))
+		own_socket(sk);
 	if (tuple_final(t)) {
 		__builtin_memcpy(&slot->t, t, sizeof(*t));
 		slot->gen = g;
@@ -518,7 +545,7 @@ INLINE struct kcap_io *io_fixed_mode(struct rec *r, const struct sys_exit_ctx *c
 	e->latency = e->hdr.ts - r->s->ts;
 	e->fd = fd;
 	e->flags = flags;
-	fd_tuple(&r->cfg->off, fd, &e->t, mode);
+	fd_tuple(r->cfg, fd, &e->t, mode);
 	return e;
 }
 

@@ -7,6 +7,7 @@
 import { countRecords } from '../capture/chunk.js';
 import { CaptureError, CaptureWriter, recordSummary } from '../capture/index.js';
 import type { SourceInfo } from '../capture/source.js';
+import type { Tables } from '../capture/tables.js';
 import type { KEvent } from '../probe/event.js';
 import { EVENT_SCHEMA } from '../schema/events.generated.js';
 import { resolveSchema } from '../schema/schema.js';
@@ -86,6 +87,7 @@ export async function record(opts: RecordOptions): Promise<RecordResult> {
       ...(pids.length ? { pids } : {}), ...(opts.comm ? { comm: opts.comm } : {}),
     });
     const { writer, info } = await openWriter(opts, pids.length ? pids : undefined);
+    if (pids.length || opts.comm) probes.addListenPorts(listenPorts(info.tables, opts.comm));
     opts.onReady?.(probes.stats().attached);
     command?.resume();
     const selector = opts.filter ? new RecordSelector(info, opts.filter) : undefined;
@@ -108,6 +110,14 @@ function targetPids(opts: RecordOptions): number[] {
     pids.push(...members);
   }
   return pids;
+}
+
+/** TCP ports the traced processes of the start tables listen on: the tables hold only traced
+ * processes under a pid filter, every process under a comm filter. */
+function listenPorts(tables: Tables, comm: string | undefined): Set<number> {
+  const pids = new Set(tables.threads.filter((t) => comm === undefined || t.comm === comm).map((t) => t.pid));
+  const ports = tables.fds.filter((f) => f.l4proto === 'tcp' && f.state === 'LISTEN' && f.lport && pids.has(f.pid));
+  return new Set(ports.map((f) => f.lport!));
 }
 
 async function openWriter(opts: RecordOptions, pids: readonly number[] | undefined): Promise<{ writer: CaptureWriter; info: SourceInfo }> {

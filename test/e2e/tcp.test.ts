@@ -2,15 +2,16 @@
  * TCP health in the analyze report comes from the kernel's tcp tracepoints on a real recording:
  * a connection refused on loopback is a reset sent (named by the refused segment's tuple, though
  * no socket sent it) and a reset received; a served connection
- * carries the kernel's smoothed RTT samples.
+ * carries the kernel's smoothed RTT samples. Under a process filter, TCP events follow the sockets
+ * of the traced processes, whichever task the kernel runs them in.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { describeBpf } from '../helpers/bpf.js';
-import { analyzeJson, recordCommand, startNginx, type Server } from '../helpers/servers-extra.js';
-import { ensurePackages, freePort } from '../protocols/servers.js';
+import { analyzeJson, recordCommand, recordWhile, startNginx, type Server } from '../helpers/servers-extra.js';
+import { client, ensurePackages, freePort } from '../protocols/servers.js';
 
 describeBpf('TCP health on a real recording', () => {
   let nginx: Server | undefined;
@@ -49,5 +50,31 @@ describeBpf('TCP health on a real recording', () => {
     const served = r.tcp.connections.filter((c) => c.local.endsWith(`:${nginx!.port}`) || c.remote.endsWith(`:${nginx!.port}`));
     expect(served.some((c) => c.rttSamples > 0 && c.srttMaxUs > 0)).toBe(true);
     expect(r.tcp.totals.retransmits).toBe(0);
+  });
+
+  it('under a process filter keeps the TCP events of the traced processes\' sockets only', async () => {
+    const n = 4;
+    const url = `http://127.0.0.1:${nginx!.port}/`;
+    const isServerEnd = (end: string): boolean => end.endsWith(`:${nginx!.port}`);
+
+    // Only the client traced: its connections' events, none of nginx's ends (the server's
+    // segments are handled in the client's context on loopback, so the task is no guide).
+    const clientFile = join(dir, 'client.kcap');
+    await recordCommand(clientFile, ['sh', '-c', `for i in $(seq ${n}); do curl -s -o /dev/null ${url}; done`]);
+    const c = await analyzeJson(clientFile);
+    expect(c.tcp.totals.established).toBe(n);
+    expect(c.tcp.connections.filter((x) => isServerEnd(x.local))).toEqual([]);
+    expect(c.tcp.connections.filter((x) => isServerEnd(x.remote) && x.rttSamples > 0)).toHaveLength(n);
+
+    // Only nginx traced (its listener older than the recording): the server ends of the same
+    // connections, the handshake before accept included.
+    const serverFile = join(dir, 'server.kcap');
+    await recordWhile(serverFile, async () => {
+      for (let i = 0; i < n; i++) await client('curl', ['-s', '-o', '/dev/null', url]);
+    }, 30, ['--comm', 'nginx']);
+    const s = await analyzeJson(serverFile);
+    expect(s.tcp.totals.established).toBe(n);
+    expect(s.tcp.connections.filter((x) => isServerEnd(x.remote))).toEqual([]);
+    expect(s.tcp.connections.filter((x) => isServerEnd(x.local) && x.rttSamples > 0)).toHaveLength(n);
   });
 });

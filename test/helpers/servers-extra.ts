@@ -57,11 +57,11 @@ export async function recordCommand(file: string, command: readonly string[], o:
   return r.stdout;
 }
 
-/** Records every process (no filter) while `work` runs: `kcap record -o FILE -d LIMIT` is started,
+/** Records every process (or as `extra` options say) while `work` runs: `kcap record -o FILE -d LIMIT` is started,
  * `work` begins once the capture file exists (the probes are attached before it is created), and
  * the recording is stopped with SIGINT when `work` is done. */
-export async function recordWhile<T>(file: string, work: () => Promise<T>, limitSeconds = 30): Promise<T> {
-  const child = spawn(process.execPath, ['--import', 'tsx', CLI, 'record', '-o', file, '-d', `${limitSeconds}s`],
+export async function recordWhile<T>(file: string, work: () => Promise<T>, limitSeconds = 30, extra: readonly string[] = []): Promise<T> {
+  const child = spawn(process.execPath, ['--import', 'tsx', CLI, 'record', '-o', file, '-d', `${limitSeconds}s`, ...extra],
     { cwd: ROOT, stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
   child.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });

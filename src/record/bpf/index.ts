@@ -98,6 +98,10 @@ export interface Probes {
   addPid(pid: number): void;
   /** Stops tracing a process (pid filter mode). */
   removePid(pid: number): void;
+  /** Under a process filter, TCP ports traced processes listen on: the TCP events of their
+   * connections are kept, also before accept and after close (listen and accept add theirs in
+   * the kernel; this is for listeners older than the recording). */
+  addListenPorts(ports: Iterable<number>): void;
   stats(): ProbeStats;
   /** Detaches every program and frees the maps; idempotent. */
   close(): void;
@@ -126,6 +130,12 @@ export function possibleCpus(): number {
   const text = readFileSync('/sys/devices/system/cpu/possible', 'utf8').trim();
   const last = text.split(',').pop()!.split('-').pop()!;
   return Number.parseInt(last, 10) + 1;
+}
+
+function u16(n: number): Buffer {
+  const b = Buffer.alloc(2);
+  b.writeUInt16LE(n);
+  return b;
 }
 
 function u32(n: number): Buffer {
@@ -293,6 +303,10 @@ export function openProbes(options: ProbeOptions = {}): Probes {
     removePid(pid) {
       live('removePid');
       wrapNative(`untracing pid ${pid}`, () => set.mapDelete('kcap_pids', u32(pid)));
+    },
+    addListenPorts(ports) {
+      live('addListenPorts');
+      for (const port of ports) wrapNative(`following TCP port ${port}`, () => set.mapUpdate('kcap_lports', u16(port), Buffer.from([1])));
     },
     stats() {
       return {
