@@ -15,7 +15,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { analyze } from '../src/analyze/analyze.js';
 import { CaptureWriter, openCapture } from '../src/capture/index.js';
-import { ensurePackages, startNginx, type Server } from '../test/protocols/servers.js';
+import { ensurePackages, startNginx, type Server } from '../test/helpers/servers.js';
 
 const KCAP = new URL('../bin/kcap.js', import.meta.url).pathname;
 const seconds = Number(process.argv[2] ?? 3);

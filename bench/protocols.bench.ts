@@ -19,8 +19,8 @@ import { tcpRelay, udpRelay } from '../test/helpers/relay.js';
 import type { Chunk, Relay } from '../test/helpers/relay.js';
 import {
   ensurePackages, PG_BIN, startDnsmasq, startMariadb, startMemcached, startNginx, startPostgres, startRedis,
-} from '../test/protocols/servers.js';
-import type { Server } from '../test/protocols/servers.js';
+} from '../test/helpers/servers.js';
+import type { Server } from '../test/helpers/servers.js';
 
 const run = promisify(execFile);
 const opts = { timeout: 300_000, maxBuffer: 64 << 20 };

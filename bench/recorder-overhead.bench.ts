@@ -22,7 +22,7 @@ import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node
 import { cpus, release, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadedPrograms } from '../src/record/bpf/index.js';
-import { ensurePackages, startNginx, startRedis, type Server } from '../test/protocols/servers.js';
+import { ensurePackages, startNginx, startRedis, type Server } from '../test/helpers/servers.js';
 
 const KCAP = new URL('../bin/kcap.js', import.meta.url).pathname;
 const runs = Number(process.argv[2] ?? 5);

@@ -7,7 +7,7 @@ import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from '
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { kcap } from '../helpers/servers-extra.js';
+import { kcap } from '../helpers/cli.js';
 
 const SAMPLE = new URL('../../samples/host.kcap', import.meta.url).pathname;
 

@@ -7,8 +7,8 @@ import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { describeBpf } from '../helpers/bpf.js';
-import { kcap, recordCommand, startNginx, startRedis, type Server } from '../helpers/servers-extra.js';
-import { ensurePackages, removeDir, tempDir } from '../protocols/servers.js';
+import { kcap, recordCommand } from '../helpers/cli.js';
+import { ensurePackages, removeDir, startNginx, startRedis, tempDir, type Server } from '../helpers/servers.js';
 
 const ENVS = {
   utc: { TZ: 'UTC', LANG: 'C', LC_ALL: 'C' },

@@ -6,8 +6,8 @@
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { describeBpf } from '../helpers/bpf.js';
-import { analyzeJson, recordCommand, startDnsmasq, type Server } from '../helpers/servers-extra.js';
-import { ensurePackages, removeDir, tempDir } from '../protocols/servers.js';
+import { analyzeJson, recordCommand } from '../helpers/cli.js';
+import { ensurePackages, removeDir, startDnsmasq, tempDir, type Server } from '../helpers/servers.js';
 
 /** [name, type]; dnsmasq knows only the first two names (NXDOMAIN for the rest of kcap.test). */
 const QUERIES = [
@@ -40,7 +40,7 @@ describeBpf('e2e dns: dnsmasq and dig over UDP and TCP recorded by kcap', () => 
     const missing = ensurePackages('dnsmasq', 'bind9-dnsutils');
     if (missing !== undefined) throw new Error(missing);
     work = tempDir('e2e-dns-cap');
-    server = await startDnsmasq('kcap.test', { 'web.kcap.test': '10.1.2.3', 'db.kcap.test': '10.1.2.4' });
+    server = await startDnsmasq({ local: 'kcap.test', addresses: { 'web.kcap.test': '10.1.2.3', 'db.kcap.test': '10.1.2.4' } });
   });
 
   afterAll(async () => {

@@ -7,8 +7,8 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { AnalysisResult } from '../../src/analyze/analyze.js';
 import { describeBpf } from '../helpers/bpf.js';
-import { analyzeJson, countByStatus, processTree, recordCommand, startNginx, type Server } from '../helpers/servers-extra.js';
-import { ensurePackages, removeDir, tempDir } from '../protocols/servers.js';
+import { analyzeJson, countByStatus, processTree, recordCommand } from '../helpers/cli.js';
+import { ensurePackages, removeDir, startNginx, tempDir, type Server } from '../helpers/servers.js';
 
 const FILES = { 'index.html': '<h1>kcap</h1>\n', 'a.txt': 'a\n', 'big.txt': 'kcap '.repeat(8000) };
 /** One round of paths; /missing is a 404, / serves index.html. */

@@ -6,8 +6,8 @@
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { describeBpf } from '../helpers/bpf.js';
-import { analyzeJson, countByOperation, recordCommand, startMariadb, type Server } from '../helpers/servers-extra.js';
-import { ensurePackages, removeDir, tempDir } from '../protocols/servers.js';
+import { analyzeJson, countByOperation, recordCommand } from '../helpers/cli.js';
+import { ensurePackages, removeDir, startMariadb, tempDir, type Server } from '../helpers/servers.js';
 
 /** Statements run by the mariadb client in one session; the last one fails (no such table). */
 const STATEMENTS = [

@@ -7,8 +7,8 @@ import { resourceGroup } from '../../src/analyze/group.js';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { describeBpf } from '../helpers/bpf.js';
-import { analyzeJson, countByOperation, recordCommand, startMemcached, type Server } from '../helpers/servers-extra.js';
-import { ensurePackages, removeDir, tempDir } from '../protocols/servers.js';
+import { analyzeJson, countByOperation, recordCommand } from '../helpers/cli.js';
+import { ensurePackages, removeDir, startMemcached, tempDir, type Server } from '../helpers/servers.js';
 
 const CLIENT = new URL('./clients/memcached-text.mjs', import.meta.url).pathname;
 const KEYS = 200;

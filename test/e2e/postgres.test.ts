@@ -7,8 +7,8 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { AnalysisResult } from '../../src/analyze/analyze.js';
 import { describeBpf } from '../helpers/bpf.js';
-import { analyzeJson, PG_BIN, recordCommand, startPostgres, type Server } from '../helpers/servers-extra.js';
-import { client, ensurePackages, removeDir, tempDir } from '../protocols/servers.js';
+import { analyzeJson, recordCommand } from '../helpers/cli.js';
+import { ensurePackages, PG_BIN, removeDir, startPostgres, tempDir, type Server } from '../helpers/servers.js';
 
 const PER_CLIENT = 40;
 const CLIENTS = 4;
@@ -45,8 +45,7 @@ describeBpf('e2e postgres: PostgreSQL, pgbench and psql recorded by kcap', () =>
     const missing = ensurePackages('postgresql');
     if (missing !== undefined) throw new Error(missing);
     work = tempDir('e2e-pg-cap');
-    server = await startPostgres();
-    await client(`${PG_BIN}/pgbench`, [...conn(), '-i', '-q', 'postgres'], 120_000);
+    server = await startPostgres(); // initialized for pgbench
   });
 
   afterAll(async () => {

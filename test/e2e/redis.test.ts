@@ -6,9 +6,8 @@
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { describeBpf } from '../helpers/bpf.js';
-import { analyzeJson, countByOperation, countByStatus, recordCommand, recordWhile, startRedis, type Server } from '../helpers/servers-extra.js';
-import { client } from '../protocols/servers.js';
-import { ensurePackages, removeDir, tempDir } from '../protocols/servers.js';
+import { analyzeJson, countByOperation, countByStatus, recordCommand, recordWhile } from '../helpers/cli.js';
+import { client, ensurePackages, removeDir, startRedis, tempDir, type Server } from '../helpers/servers.js';
 
 const REQUESTS = 2000;
 const CLIENTS = 4;

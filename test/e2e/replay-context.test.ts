@@ -8,8 +8,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { describeBpf } from '../helpers/bpf.js';
-import { kcap, processTree, recordCommand, startNginx, type Server } from '../helpers/servers-extra.js';
-import { ensurePackages } from '../protocols/servers.js';
+import { kcap, processTree, recordCommand } from '../helpers/cli.js';
+import { ensurePackages, startNginx, type Server } from '../helpers/servers.js';
 
 interface PrintedFd {
   readonly num: number;

@@ -6,7 +6,7 @@
 import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { analyzeJson, countByOperation, countByStatus, kcap } from '../helpers/servers-extra.js';
+import { analyzeJson, countByOperation, countByStatus, kcap } from '../helpers/cli.js';
 
 const SAMPLES = new URL('../../samples/', import.meta.url).pathname;
 

@@ -10,8 +10,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { describeBpf } from '../helpers/bpf.js';
-import { analyzeJson, recordCommand, recordWhile, startNginx, type Server } from '../helpers/servers-extra.js';
-import { client, ensurePackages, freePort } from '../protocols/servers.js';
+import { analyzeJson, recordCommand, recordWhile } from '../helpers/cli.js';
+import { client, ensurePackages, freePort, startNginx, type Server } from '../helpers/servers.js';
 
 describeBpf('TCP health on a real recording', () => {
   let nginx: Server | undefined;

@@ -7,8 +7,8 @@ import {
   concat, expectDeclaredFields, expectRobust, expectSameExchangesUnderSnaplen, expectSplitInvariance, run, runRecorded,
 } from './support.js';
 import type { Ev } from './support.js';
-import { client, ensurePackages, startDnsmasq } from './servers.js';
-import type { Server } from './servers.js';
+import { client, ensurePackages, startDnsmasq } from '../helpers/servers.js';
+import type { Server } from '../helpers/servers.js';
 
 function name(n: string): Uint8Array {
   const parts = n.split('.').filter((p) => p !== '');

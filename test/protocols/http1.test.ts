@@ -9,8 +9,8 @@ import {
   bytesEachWay, enc, expectDeclaredFields, expectRobust, expectSameExchangesUnderSnaplen, expectSplitInvariance, run,
   runRecorded, transcript,
 } from './support.js';
-import { client, ensurePackages, startNginx } from './servers.js';
-import type { Server } from './servers.js';
+import { client, ensurePackages, startNginx } from '../helpers/servers.js';
+import type { Server } from '../helpers/servers.js';
 
 const pipelined = transcript(
   ['req', 'GET /a?x=1 HTTP/1.1\r\nHost: h\r\n\r\nPOST /b HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\n\r\nhello'

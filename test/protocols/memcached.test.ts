@@ -7,8 +7,8 @@ import type { Relay } from '../helpers/relay.js';
 import {
   bytesEachWay, countBy, enc, expectDeclaredFields, expectRobust, expectSameExchangesUnderSnaplen, expectSplitInvariance, run, runRecorded, transcript,
 } from './support.js';
-import { client, ensurePackages, startMemcached } from './servers.js';
-import type { Server } from './servers.js';
+import { client, ensurePackages, startMemcached } from '../helpers/servers.js';
+import type { Server } from '../helpers/servers.js';
 
 const conversation = transcript(
   ['req', 'set k1 0 0 5\r\nhello\r\nget k1 k2\r\nincr n 1\r\n'],

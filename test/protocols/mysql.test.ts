@@ -10,7 +10,7 @@ import {
   bytesEachWay, concat, countBy, enc, expectDeclaredFields, expectRobust, expectSameExchangesUnderSnaplen, expectSplitInvariance, run, runRecorded,
 } from './support.js';
 import type { Ev } from './support.js';
-import { ensurePackages, startMariadb } from './servers.js';
+import { ensurePackages, startMariadb } from '../helpers/servers.js';
 
 const execFileP = promisify(execFile);
 

@@ -9,8 +9,8 @@ import {
   bytesEachWay, concat, countBy, enc, expectDeclaredFields, expectRobust, expectSameExchangesUnderSnaplen, expectSplitInvariance, run, runRecorded,
 } from './support.js';
 import type { Ev } from './support.js';
-import { ensurePackages, PG_BIN, skipOrFail, startPostgres } from './servers.js';
-import type { Server } from './servers.js';
+import { ensurePackages, PG_BIN, skipOrFail, startPostgres } from '../helpers/servers.js';
+import type { Server } from '../helpers/servers.js';
 
 /** A typed message: type byte, int32 length (including itself), payload. */
 function msg(type: string, ...parts: (string | Uint8Array)[]): Uint8Array {

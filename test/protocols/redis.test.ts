@@ -6,8 +6,8 @@ import type { Relay } from '../helpers/relay.js';
 import {
   bytesEachWay, countBy, enc, expectDeclaredFields, expectRobust, expectSameExchangesUnderSnaplen, expectSplitInvariance, run, runRecorded, transcript,
 } from './support.js';
-import { client, ensurePackages, startRedis } from './servers.js';
-import type { Server } from './servers.js';
+import { client, ensurePackages, startRedis } from '../helpers/servers.js';
+import type { Server } from '../helpers/servers.js';
 
 const cmd = (...args: string[]): string => `*${args.length}\r\n${args.map((a) => `$${enc(a).length}\r\n${a}\r\n`).join('')}`;
 

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { openCapture } from '../../src/capture/index.js';
 import { describeBpf } from '../helpers/bpf.js';
-import { ensurePackages, freePort, startRedis, waitForTcp, type Server } from '../protocols/servers.js';
+import { ensurePackages, freePort, startRedis, waitForTcp, type Server } from '../helpers/servers.js';
 
 const KCAP = new URL('../../bin/kcap.js', import.meta.url).pathname;
 

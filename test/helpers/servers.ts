@@ -1,11 +1,12 @@
 /**
- * Real Debian servers for protocol tests, per /work/shared/SERVERS.md: packages installed by
- * scripts/ensure-packages.sh, a fresh temporary directory and free port per server, readiness
- * by polling, and a stop that kills what was started by its pid (tests call it in afterAll).
+ * Real Debian servers for protocol, end-to-end and bench runs, per /work/shared/SERVERS.md:
+ * packages installed by scripts/ensure-packages.sh, a fresh temporary directory and free port per
+ * server, listening on 127.0.0.1 only, readiness by polling, and a stop that kills what was started
+ * by its pid and removes the directory (tests call it in afterAll).
  */
 import { execFile, spawn, spawnSync } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
-import { chmodSync, chownSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -89,80 +90,116 @@ export function removeDir(dir: string): void {
 export interface Server {
   readonly port: number;
   readonly dir: string;
+  /** The server's main process id (its children follow it when traced from birth). */
+  readonly pid: number;
   stop(): Promise<void>;
 }
 
-/** Whatever `start` leaves running is stopped even when it fails halfway. */
-async function guarded(tag: string, start: (dir: string, port: number, cleanups: (() => Promise<void>)[]) => Promise<void>): Promise<Server> {
+type Cleanups = (() => Promise<void>)[];
+
+/** Whatever `start` leaves running is stopped even when it fails halfway; `start` gives the main pid. */
+async function guarded(tag: string, start: (dir: string, port: number, cleanups: Cleanups) => Promise<number>): Promise<Server> {
   const dir = tempDir(tag);
   const port = await freePort();
-  const cleanups: (() => Promise<void>)[] = [];
+  const cleanups: Cleanups = [];
   const stop = async (): Promise<void> => {
     for (const c of cleanups.reverse()) await c().catch(() => undefined);
     cleanups.length = 0;
     removeDir(dir);
   };
   try {
-    await start(dir, port, cleanups);
+    return { port, dir, pid: await start(dir, port, cleanups), stop };
   } catch (e) {
     await stop();
-    throw e;
+    throw new Error(`${tag} did not start: ${(e as Error).message}`, { cause: e });
   }
-  return { port, dir, stop };
 }
 
-function daemon(cleanups: (() => Promise<void>)[], cmd: string, args: string[], dir: string): void {
+/** A foreground daemon stopped with the server; its pid. */
+function daemon(cleanups: Cleanups, cmd: string, args: string[], dir: string): number {
   const child = foreground(cmd, args, dir);
   cleanups.push(() => stopChild(child));
+  return child.pid!;
 }
 
 export function startRedis(): Promise<Server> {
   return guarded('redis', async (dir, port, cleanups) => {
-    daemon(cleanups, 'redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir], dir);
+    const pid = daemon(cleanups, 'redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir], dir);
     await waitForTcp(port);
+    return pid;
   });
 }
 
-/** nginx serving `files` (name → content) with gzip on, so compressible answers are chunked. */
-export function startNginx(files: Readonly<Record<string, string>>): Promise<Server> {
-  return guarded('nginx', async (dir, port, cleanups) => {
+/**
+ * nginx (master + one worker) serving `files` (name → content) from DIR/www; its access log
+ * (DIR/access.log, "METHOD URI STATUS" a line) is read by `accessLog`. gzip is on, so answers
+ * to a client that asks for compression are chunked; other clients get them as they are.
+ */
+export async function startNginx(files: Readonly<Record<string, string>>): Promise<Server & { accessLog(): string[] }> {
+  const s = await guarded('nginx', async (dir, port, cleanups) => {
     mkdirSync(join(dir, 'www'));
     for (const [name, content] of Object.entries(files)) writeFileSync(join(dir, 'www', name), content);
     writeFileSync(join(dir, 'nginx.conf'), `daemon off; master_process on; worker_processes 1;
 pid ${dir}/nginx.pid; error_log ${dir}/error.log;
 events { worker_connections 256; }
 http {
-  access_log ${dir}/access.log;
+  log_format kcap '$request_method $request_uri $status';
+  access_log ${dir}/access.log kcap;
   client_body_temp_path ${dir}; proxy_temp_path ${dir}; fastcgi_temp_path ${dir}; uwsgi_temp_path ${dir}; scgi_temp_path ${dir};
   gzip on; gzip_types text/plain; gzip_min_length 1;
   server { listen 127.0.0.1:${port}; root ${dir}/www; }
 }
 `);
-    daemon(cleanups, 'nginx', ['-c', join(dir, 'nginx.conf'), '-p', dir], dir);
+    const pid = daemon(cleanups, 'nginx', ['-c', join(dir, 'nginx.conf'), '-p', dir], dir);
     await waitForTcp(port);
+    return pid;
   });
+  const log = join(s.dir, 'access.log');
+  return { ...s, accessLog: () => (existsSync(log) ? readFileSync(log, 'utf8').split('\n').filter(Boolean) : []) };
 }
 
+/** memcached over TCP only (-U 0: no UDP port). */
 export function startMemcached(): Promise<Server> {
   return guarded('memcached', async (dir, port, cleanups) => {
-    daemon(cleanups, 'memcached', ['-u', 'root', '-l', '127.0.0.1', '-p', String(port)], dir);
+    const pid = daemon(cleanups, 'memcached', ['-u', 'root', '-l', '127.0.0.1', '-p', String(port), '-U', '0'], dir);
     await waitForTcp(port);
+    return pid;
   });
 }
 
-/** dnsmasq answering test.kcap (A), its MX and txt.kcap (TXT); nothing upstream. */
-export function startDnsmasq(): Promise<Server> {
+/** What dnsmasq answers, on UDP and TCP; it forwards nothing. */
+export interface DnsRecords {
+  /** name → IPv4, for the name and every name under it. */
+  readonly addresses: Readonly<Record<string, string>>;
+  /** A domain answered from these records alone: its unknown names are NXDOMAIN. */
+  readonly local?: string;
+  /** dnsmasq's --mx-host values: "name,exchange,preference". */
+  readonly mx?: readonly string[];
+  /** dnsmasq's --txt-record values: "name,text". */
+  readonly txt?: readonly string[];
+}
+
+/** test.kcap (A, also for names under it), its MX and txt.kcap (TXT): what the protocol tests ask. */
+const TEST_KCAP: DnsRecords = { addresses: { 'test.kcap': '10.1.2.3' }, mx: ['test.kcap,mail.test.kcap,10'], txt: ['txt.kcap,hello'] };
+
+export function startDnsmasq(records: DnsRecords = TEST_KCAP): Promise<Server> {
+  const answers = [
+    ...Object.entries(records.addresses).map(([name, ip]) => `--address=/${name}/${ip}`),
+    ...(records.local !== undefined ? [`--local=/${records.local}/`] : []),
+    ...(records.mx ?? []).map((mx) => `--mx-host=${mx}`),
+    ...(records.txt ?? []).map((txt) => `--txt-record=${txt}`),
+  ];
   return guarded('dnsmasq', async (dir, port, cleanups) => {
-    daemon(cleanups, 'dnsmasq', ['--no-daemon', `--port=${port}`, '--listen-address=127.0.0.1', '--bind-interfaces',
-      '--no-resolv', '--no-hosts', '--address=/test.kcap/10.1.2.3', '--mx-host=test.kcap,mail.test.kcap,10',
-      '--txt-record=txt.kcap,hello', `--pid-file=${dir}/dnsmasq.pid`], dir);
+    const pid = daemon(cleanups, 'dnsmasq', ['--no-daemon', `--port=${port}`, '--listen-address=127.0.0.1', '--bind-interfaces',
+      '--no-resolv', '--no-hosts', `--pid-file=${dir}/dnsmasq.pid`, ...answers], dir);
     await waitForTcp(port);
+    return pid;
   });
 }
 
 export const PG_BIN = '/usr/lib/postgresql/15/bin';
 
-/** PostgreSQL 15 with trust auth, initialized for pgbench (scale 1). */
+/** PostgreSQL 15 with trust auth for user postgres, initialized for pgbench (scale 1). */
 export function startPostgres(): Promise<Server> {
   return guarded('pg', async (dir, port, cleanups) => {
     const id = async (flag: string) => Number((await execFileP('id', [flag, 'postgres'])).stdout);
@@ -171,27 +208,32 @@ export function startPostgres(): Promise<Server> {
     const asPostgres = (cmd: string, args: string[]) =>
       execFileP('runuser', ['-u', 'postgres', '--', `${PG_BIN}/${cmd}`, ...args], { timeout: 120_000 });
     await asPostgres('initdb', ['-D', `${dir}/pg`, '-A', 'trust', '-U', 'postgres']);
-    await asPostgres('pg_ctl', ['-D', `${dir}/pg`, '-o', `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1`, '-l', `${dir}/pg.log`, '-w', 'start']);
+    // Pushed before the start: a start that fails after the postmaster is up still stops it.
     cleanups.push(async () => { await asPostgres('pg_ctl', ['-D', `${dir}/pg`, '-m', 'immediate', 'stop']); });
+    await asPostgres('pg_ctl', ['-D', `${dir}/pg`, '-o', `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1`, '-l', `${dir}/pg.log`, '-w', 'start']);
     await execFileP(`${PG_BIN}/pgbench`, ['-h', '127.0.0.1', '-p', String(port), '-U', 'postgres', '-i', '-q', 'postgres'], { timeout: 120_000 });
+    return Number(readFileSync(`${dir}/pg/postmaster.pid`, 'utf8').split('\n')[0]);
   });
 }
 
-/** MariaDB with a user kcap/kcap over TCP and a table d.t (id INT PRIMARY KEY, v VARCHAR(20)). */
-export function startMariadb(): Promise<Server & { admin(sql: string): Promise<string> }> {
+/**
+ * MariaDB with a fresh datadir: root without a password (over TCP as root@127.0.0.1), a user kcap/kcap and a
+ * table d.t (id INT PRIMARY KEY, v VARCHAR(20)); `admin` runs SQL as root over the socket.
+ */
+export async function startMariadb(): Promise<Server & { admin(sql: string): Promise<string> }> {
   let sock = '';
   const admin = async (sql: string): Promise<string> =>
     (await execFileP('mariadb', ['--socket', sock, '-uroot', '-N', '-B', '-e', sql])).stdout;
-  return guarded('mariadb', async (dir, port, cleanups) => {
+  const s = await guarded('mariadb', async (dir, port, cleanups) => {
     sock = `${dir}/my.sock`;
-    await execFileP('mariadb-install-db', ['--user=root', `--datadir=${dir}/data`, '--auth-root-authentication-method=socket'], { timeout: 120_000 });
-    daemon(cleanups, 'mariadbd', ['--no-defaults', '--user=root', `--datadir=${dir}/data`, `--port=${port}`, '--bind-address=127.0.0.1',
-      `--socket=${sock}`, `--pid-file=${dir}/my.pid`, `--log-error=${dir}/err.log`, '--skip-name-resolve'], dir);
-    for (let i = 0; ; i++) {
-      if (await execFileP('mariadb-admin', ['--socket', sock, '-uroot', 'ping']).then(() => true, () => false)) break;
-      if (i > 150) throw new Error('mariadbd did not start');
-      await new Promise((r) => setTimeout(r, 200));
-    }
+    await execFileP('mariadb-install-db', ['--user=root', `--datadir=${dir}/data`, '--auth-root-authentication-method=normal'], { timeout: 120_000 });
+    const pid = daemon(cleanups, 'mariadbd', ['--no-defaults', '--user=root', `--datadir=${dir}/data`, `--port=${port}`,
+      '--bind-address=127.0.0.1', `--socket=${sock}`, `--pid-file=${dir}/my.pid`, `--log-error=${dir}/err.log`,
+      // Without it a client on 127.0.0.1 is from localhost, where install-db's anonymous user outranks kcap@'%'.
+      '--skip-name-resolve'], dir);
+    await waitForTcp(port);
     await admin("CREATE USER kcap@'%' IDENTIFIED BY 'kcap'; GRANT ALL ON *.* TO kcap@'%'; CREATE DATABASE d; CREATE TABLE d.t (id INT PRIMARY KEY, v VARCHAR(20))");
-  }).then((s) => ({ ...s, admin }));
+    return pid;
+  });
+  return { ...s, admin };
 }
