@@ -3,7 +3,10 @@
  * of redis-benchmark against redis-server, and of wrk against nginx, on loopback, untraced and
  * while `kcap record` traces every process or only the server (`--comm`). Prints requests/s, the
  * traced share of untraced throughput, events/s, bytes/s of events and of file, lost events, and
- * the recorder's CPU (user + system, from /proc, while the workload ran) and peak RSS.
+ * the recorder's CPU (user + system, from /proc, while the workload ran) and peak RSS. It also prints
+ * the machine's busy CPU time per request (/proc/stat, all CPUs, steal left out): on a shared VM
+ * whose neighbours take a varying share of the CPU, untraced over traced CPU per request is a
+ * steadier measure of the cost than throughput, which moves ±15 % between runs.
  *
  * Runs alternate (untraced, traced all, traced server, untraced, …) so drift in a shared machine's
  * load hits every mode alike, and medians are reported with every run's figure. Throughput runs
@@ -32,13 +35,18 @@ const baselineKcap = process.argv[5];
 const BPF_STATS = '/proc/sys/kernel/bpf_stats_enabled';
 const CLOCK_TICK = 100; // USER_HZ: /proc/PID/stat counts CPU time in these
 
+interface Run {
+  readonly rps: number;
+  readonly requests: number;
+}
+
 interface Workload {
   readonly name: string;
   readonly describe: string;
   /** Comm of the server, for the "server only" mode. */
   readonly serverComm: string;
-  /** Runs the client once; resolves to requests/s as the client reports it. */
-  run(): Promise<number>;
+  /** Runs the client once; resolves to requests/s and requests as the client reports them. */
+  run(): Promise<Run>;
 }
 
 /** Runs a command to completion and returns its stdout. */
@@ -60,7 +68,7 @@ function redisWorkload(redis: Server): Workload {
       const out = await output('redis-benchmark', ['-p', String(redis.port), '-n', String(redisRequests), '-c', '10', '-t', 'get,set', '--csv']);
       const rps = [...out.matchAll(/^"(?:SET|GET)","([\d.]+)"/gm)].map((m) => Number(m[1]));
       if (rps.length !== 2) throw new Error(`unexpected redis-benchmark output: ${out}`);
-      return (rps[0]! + rps[1]!) / 2;
+      return { rps: (rps[0]! + rps[1]!) / 2, requests: 2 * redisRequests };
     },
   };
 }
@@ -73,8 +81,9 @@ function nginxWorkload(nginx: Server): Workload {
     async run() {
       const out = await output('wrk', ['-t1', '-c10', `-d${wrkSeconds}s`, `http://127.0.0.1:${nginx.port}/index.html`]);
       const m = /Requests\/sec:\s+([\d.]+)/.exec(out);
-      if (!m) throw new Error(`unexpected wrk output: ${out}`);
-      return Number(m[1]);
+      const n = /(\d+) requests in/.exec(out);
+      if (!m || !n) throw new Error(`unexpected wrk output: ${out}`);
+      return { rps: Number(m[1]), requests: Number(n[1]) };
     },
   };
 }
@@ -85,6 +94,20 @@ function cpuSeconds(pid: number): number {
   return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICK;
 }
 
+/** Busy CPU seconds of the whole machine so far: user, nice, system, irq and softirq of all CPUs;
+ * not idle, iowait or steal (time a neighbour of the VM took is not the workload's cost). */
+function busyCpuSeconds(): number {
+  const [user, nice, system, , , irq, softirq] = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
+  return (user! + nice! + system! + irq! + softirq!) / CLOCK_TICK;
+}
+
+/** Runs the workload once; also the machine's busy CPU per request, µs. */
+async function runMeasured(w: Workload): Promise<Run & { cpuUsPerRequest: number }> {
+  const busy0 = busyCpuSeconds();
+  const r = await w.run();
+  return { ...r, cpuUsPerRequest: (busyCpuSeconds() - busy0) / r.requests * 1e6 };
+}
+
 function peakRssMiB(pid: number): number {
   const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
   return Number(m?.[1] ?? 0) / 1024;
@@ -92,6 +115,7 @@ function peakRssMiB(pid: number): number {
 
 interface Traced {
   rps: number;
+  cpuUsPerRequest: number;
   eventsPerSec: number;
   mibPerSec: number;
   fileMibPerSec: number;
@@ -131,7 +155,7 @@ async function traced(w: Workload, dir: string, mode: Mode, stats: boolean): Pro
   const exited = new Promise<number | null>((resolve) => rec.once('exit', resolve));
   const cpu0 = cpuSeconds(rec.pid!);
   const t0 = performance.now();
-  const rps = await w.run();
+  const { rps, cpuUsPerRequest } = await runMeasured(w);
   const seconds = (performance.now() - t0) / 1000;
   const cpu = cpuSeconds(rec.pid!) - cpu0;
   const rss = peakRssMiB(rec.pid!);
@@ -149,21 +173,23 @@ async function traced(w: Workload, dir: string, mode: Mode, stats: boolean): Pro
   const bpfNs = progs.reduce((n, p) => n + p.runTimeNs, 0);
   const top = progs.sort((a, b) => b.runTimeNs - a.runTimeNs).slice(0, 5)
     .map((p): [string, number, number] => [p.name, p.runTimeNs / p.runCount, p.runCount]);
-  return { rps, eventsPerSec: events / seconds, mibPerSec: info.rawBytes / seconds / 2 ** 20, fileMibPerSec: fileBytes / seconds / 2 ** 20,
+  return { rps, cpuUsPerRequest, eventsPerSec: events / seconds, mibPerSec: info.rawBytes / seconds / 2 ** 20, fileMibPerSec: fileBytes / seconds / 2 ** 20,
     recorderCpu: cpu / seconds, recorderRssMiB: rss, lost: Number(done[3]), bpfNsPerEvent: bpfNs / events, top };
 }
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 const runList = (xs: number[]) => xs.map((x) => x.toFixed(0)).join(', ');
 
-function summary(label: string, ts: Traced[], withStats: Traced, baseRps: number): string {
+function summary(label: string, ts: Traced[], withStats: Traced, base: Untraced): string {
   const rps = median(ts.map((t) => t.rps));
-  return `  ${label.padEnd(32)} ${rps.toFixed(0).padStart(8)} req/s  ${(100 * rps / baseRps).toFixed(1).padStart(5)} % of untraced  `
+  const cpu = median(ts.map((t) => t.cpuUsPerRequest));
+  return `  ${label.padEnd(32)} ${rps.toFixed(0).padStart(8)} req/s  ${(100 * rps / base.rps).toFixed(1).padStart(5)} % of untraced  `
+    + `CPU ${cpu.toFixed(1)} µs/request (untraced/traced ${(100 * base.cpuUsPerRequest / cpu).toFixed(1)} %)  `
     + `${median(ts.map((t) => t.eventsPerSec)).toFixed(0).padStart(7)} events/s  `
     + `${median(ts.map((t) => t.mibPerSec)).toFixed(1).padStart(5)} MiB/s (file ${median(ts.map((t) => t.fileMibPerSec)).toFixed(1)})  `
     + `recorder ${(100 * median(ts.map((t) => t.recorderCpu))).toFixed(1)} % CPU, ${median(ts.map((t) => t.recorderRssMiB)).toFixed(0)} MiB RSS  `
     + `lost ${ts.reduce((n, t) => n + t.lost, 0)}\n`
-    + `      runs: ${runList(ts.map((t) => t.rps))}\n`
+    + `      runs: ${runList(ts.map((t) => t.rps))}; CPU µs/request: ${ts.map((t) => t.cpuUsPerRequest.toFixed(1)).join(', ')}\n`
     + `      with bpf_stats: ${withStats.bpfNsPerEvent.toFixed(0)} ns in kcap's programs per event; `
     + withStats.top.map(([name, ns, n]) => `${name} ${ns.toFixed(0)} ns × ${n}`).join(', ');
 }
@@ -176,20 +202,26 @@ function modesFor(w: Workload): Mode[] {
   ]);
 }
 
+interface Untraced {
+  readonly rps: number;
+  readonly cpuUsPerRequest: number;
+}
+
 async function measure(w: Workload, dir: string): Promise<string> {
   const modes = modesFor(w);
-  const base: number[] = [];
+  const base: Array<Run & { cpuUsPerRequest: number }> = [];
   const results = modes.map((): Traced[] => []);
   for (let i = 0; i < runs; i++) {
-    base.push(await w.run());
+    base.push(await runMeasured(w));
     for (const [m, mode] of modes.entries()) results[m]!.push(await traced(w, dir, mode, false));
   }
   const withStats: Traced[] = [];
   for (const mode of modes) withStats.push(await traced(w, dir, mode, true));
-  const baseRps = median(base);
+  const untraced = { rps: median(base.map((b) => b.rps)), cpuUsPerRequest: median(base.map((b) => b.cpuUsPerRequest)) };
   return [`${w.describe}, median of ${runs} alternating runs (bpf_stats off)`,
-    `  ${'untraced'.padEnd(32)} ${baseRps.toFixed(0).padStart(8)} req/s\n      runs: ${runList(base)}`,
-    ...modes.map((mode, m) => summary(mode.label, results[m]!, withStats[m]!, baseRps))].join('\n');
+    `  ${'untraced'.padEnd(32)} ${untraced.rps.toFixed(0).padStart(8)} req/s  CPU ${untraced.cpuUsPerRequest.toFixed(1)} µs/request\n`
+    + `      runs: ${runList(base.map((b) => b.rps))}; CPU µs/request: ${base.map((b) => b.cpuUsPerRequest.toFixed(1)).join(', ')}`,
+    ...modes.map((mode, m) => summary(mode.label, results[m]!, withStats[m]!, untraced))].join('\n');
 }
 
 async function main(): Promise<void> {
