@@ -17,8 +17,8 @@ import { execFileSync } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { cpus, totalmem } from 'node:os';
 import { parseArgs } from 'node:util';
-import type { ClockAnchor, EventSource, RawChunk } from '../src/capture/source.js';
-import type { ReplayOptions, Visitor } from '../src/probe/index.js';
+import type { ClockAnchor, EventSource, RawChunk } from '../dist/capture/source.js';
+import type { ReplayOptions, Visitor } from '../dist/probe/index.js';
 
 // Build dist/ from the current sources, then load the modules under test from it.
 const root = new URL('..', import.meta.url).pathname;

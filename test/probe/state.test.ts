@@ -31,7 +31,7 @@ describe('replay state', () => {
     b.add('socket', { ...P, fields: { res: 3, domain: 2, socktype: 2 } });
     const bind = b.add('bind', { ...P, fields: io(3, 0), vars: { addr: sockaddrIn('0.0.0.0', 5353) } });
     b.add('socket', { ...P, fields: { res: 4, domain: 2, socktype: 1 } });
-    const listen = b.add('listen', { ...P, fields: { ...io(4, 0, { laddr: '127.0.0.1', lport: 9000, raddr: '0.0.0.0', rport: 0 }), backlog: 128 } });
+    const listen = b.add('listen', { ...P, fields: { ...io(4, 0, { ino: 0, laddr: '127.0.0.1', lport: 9000, raddr: '0.0.0.0', rport: 0 }), backlog: 128 } });
     const later = b.add('read', { ...P, fields: io(12, 5, { ino: 77, laddr: '127.0.0.1', lport: 9000, raddr: '127.0.0.1', rport: 50000 }), vars: { data: 'hello' } });
     const { at } = await run(b);
     expect(at(bind)).toMatchObject({ kind: 'ipv4', role: 'server', name: '0.0.0.0:5353' });

@@ -97,13 +97,13 @@ describe('an untrusted embedded schema', () => {
   });
 
   it('is refused when a field would be misaligned', () => {
-    const bad = structuredClone(EVENT_SCHEMA) as { events: { fields: unknown[] }[] };
+    const bad = structuredClone(EVENT_SCHEMA) as unknown as { events: { fields: unknown[] }[] };
     bad.events[0]!.fields.unshift({ name: 'x', type: 'u8', desc: '' });
     expect(() => resolveSchema(bad)).toThrow(/misaligned/);
   });
 
   it('is refused when it moves a framing header field', () => {
-    const bad = structuredClone(EVENT_SCHEMA) as { header: { name: string }[] };
+    const bad = structuredClone(EVENT_SCHEMA) as unknown as { header: { name: string }[] };
     bad.header.reverse();
     expect(() => resolveSchema(bad)).toThrow(SchemaError);
   });
