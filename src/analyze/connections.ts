@@ -78,7 +78,7 @@ function ownerKey(l4proto: number, addr: string, port: number): string {
 }
 
 function processRef(ev: KEvent): ProcessRef {
-  return { pid: ev.pid, comm: ev.thread.comm, containerId: ev.thread.proc.containerId };
+  return { pid: ev.pid, comm: ev.state.processComm(ev.thread), containerId: ev.thread.proc.containerId };
 }
 
 class Conn {

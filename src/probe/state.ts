@@ -237,6 +237,13 @@ export class ReplayState {
     return t;
   }
 
+  /** A process's name as reports show it: its main thread's comm (worker threads often rename
+   * themselves, e.g. redis's io_thd_1), else the given thread's when the main thread is gone. */
+  processComm(thread: ThreadInfo): string {
+    const leader = this.threads.get(thread.proc.pid);
+    return leader?.proc === thread.proc && leader.comm ? leader.comm : thread.comm;
+  }
+
   /** The thread of an event; one the snapshot and events never introduced is created, marked partial. */
   thread(pid: number, tid: number): ThreadInfo {
     const t = this.threads.get(tid);

@@ -65,6 +65,19 @@ describe('connection tracking', () => {
     expect(r.slowest[0]!.clientProcess).toBe('curl[100]');
   });
 
+  it('names processes by their main thread, not by the worker thread that did the I/O', async () => {
+    // Servers rename their worker threads (redis's I/O threads are io_thd_1, io_thd_2, …).
+    const worker = { pid: SERVER.pid, tid: SERVER.pid + 1 };
+    const b = new CaptureBuilder().thread(CLIENT.pid, CLIENT.pid, CLIENT.comm)
+      .thread(SERVER.pid, SERVER.pid, SERVER.comm).thread(worker.pid, worker.tid, 'io_thd_1');
+    b.add('accept4', { ...worker, fields: { fd: 5, listen_fd: 4, res: 5, ...tupleFields(S_END) } });
+    b.add('read', { ...worker, fields: { fd: 5, res: REQ.length, latency: 1000, ...tupleFields(S_END) }, vars: { data: REQ } });
+    b.add('write', { ...worker, fields: { fd: 5, res: RESP(200).length, latency: 1000, ...tupleFields(S_END) }, vars: { data: RESP(200) } });
+    const r = await analyze(b.source());
+    expect(r.requests).toBe(1);
+    expect(r.endpoints[0]!.serverProcess).toBe('nginx[200]');
+  });
+
   it('reports a server seen from its client alone, without inventing its process', async () => {
     const r = await analyze(httpCapture({ client: true, server: false, statuses: [200, 200] }).source());
     expect(r.requests).toBe(2);
