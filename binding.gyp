@@ -8,6 +8,7 @@
             "native/addon/addon.cc",
             "native/addon/bpf_sys.cc",
             "native/addon/elf_object.cc",
+            "native/addon/priority_guard.cc",
             "native/addon/ring_reader.cc"
           ],
           "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],

@@ -26,6 +26,7 @@
 
 #include "bpf_sys.h"
 #include "elf_object.h"
+#include "priority_guard.h"
 #include "ring_reader.h"
 
 namespace {
@@ -133,6 +134,8 @@ class ProbeSet : public Napi::ObjectWrap<ProbeSet> {
         InstanceMethod<&ProbeSet::OpenRing>("openRing"),
         InstanceMethod<&ProbeSet::Drain>("drain"),
         InstanceMethod<&ProbeSet::Pending>("pending"),
+        InstanceMethod<&ProbeSet::YieldCpu>("yieldCpu"),
+        InstanceMethod<&ProbeSet::Yielding>("yielding"),
         InstanceMethod<&ProbeSet::Malformed>("malformed"),
         InstanceMethod<&ProbeSet::Close>("close"),
     });
@@ -287,6 +290,7 @@ class ProbeSet : public Napi::ObjectWrap<ProbeSet> {
     guarded(env, [&] {
       const kcap::MapSpec& m = map_spec(info[0]);
       if (m.type != BPF_MAP_TYPE_ARRAY_OF_MAPS) throw std::runtime_error(m.name + " is not a map of ring buffers");
+      guard_.reset();  // it reads the rings being replaced
       std::vector<std::unique_ptr<kcap::RingReader>> rings;
       for (int fd : ring_fds_) rings.push_back(std::make_unique<kcap::RingReader>(fd, ring_bytes_));
       ring_ = std::make_unique<kcap::MergedDrain>(std::move(rings));
@@ -317,6 +321,26 @@ class ProbeSet : public Napi::ObjectWrap<ProbeSet> {
     return Napi::Number::New(info.Env(), ring_ ? static_cast<double>(ring_->pending()) : 0);
   }
 
+  // yieldCpu(boostAboveBytes, yieldBelowBytes, lowNice, intervalMs): the process yields the CPU
+  // while the rings have room (see priority_guard.h), until close().
+  Napi::Value YieldCpu(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    guarded(env, [&] {
+      if (!ring_) throw std::runtime_error("yieldCpu needs the rings open");
+      auto n = [&](size_t i) { return info[i].As<Napi::Number>().Int64Value(); };
+      kcap::YieldPolicy policy{static_cast<size_t>(n(0)), static_cast<size_t>(n(1)), static_cast<int>(n(2)), static_cast<int>(n(3))};
+      kcap::MergedDrain* rings = ring_.get();
+      guard_.reset();
+      guard_ = std::make_unique<kcap::PriorityGuard>([rings] { return rings->pending(); }, policy);
+      return 0;
+    });
+    return env.Undefined();
+  }
+
+  Napi::Value Yielding(const Napi::CallbackInfo& info) {
+    return Napi::Boolean::New(info.Env(), guard_ && guard_->yielding());
+  }
+
   Napi::Value Malformed(const Napi::CallbackInfo& info) {
     return Napi::Number::New(info.Env(), ring_ ? static_cast<double>(ring_->malformed()) : 0);
   }
@@ -324,6 +348,7 @@ class ProbeSet : public Napi::ObjectWrap<ProbeSet> {
   // close(): detaches every program and frees every map (in the background, see
   // close_in_background). Idempotent.
   Napi::Value Close(const Napi::CallbackInfo& info) {
+    guard_.reset();  // it reads the rings
     ring_.reset();
     for (auto& r : extra_rings_) maps_.push_back(std::move(r));
     extra_rings_.clear();
@@ -391,6 +416,7 @@ class ProbeSet : public Napi::ObjectWrap<ProbeSet> {
   std::vector<Fd> extra_rings_;      // the rings of CPUs 1..n-1
   uint32_t ring_bytes_ = 0;
   std::unique_ptr<kcap::MergedDrain> ring_;
+  std::unique_ptr<kcap::PriorityGuard> guard_;  // after ring_: destroyed before it
   std::vector<uint8_t> drained_;
 };
 

@@ -20,6 +20,18 @@ function parseSnaplen(text: string): number {
   return n;
 }
 
+const SIZE_UNITS: Readonly<Record<string, number>> = { '': 1, k: 2 ** 10, m: 2 ** 20, g: 2 ** 30 };
+
+/** A ring size: bytes, or with a K, M or G suffix (powers of 1024); a power of two, 4K to 1G. */
+function parseRingSize(text: string): number {
+  const m = /^(\d+)([kmg]?)(?:i?b)?$/i.exec(text.trim());
+  const n = m ? Number(m[1]) * SIZE_UNITS[m[2]!.toLowerCase()]! : NaN;
+  if (!Number.isInteger(n) || n < 4096 || n > 2 ** 30 || (n & (n - 1)) !== 0) {
+    throw new InvalidArgumentError('expected a power of two from 4K to 1G (e.g. 16M)');
+  }
+  return n;
+}
+
 function parsePid(text: string, prev: number[] = []): number[] {
   const n = Number(text);
   if (!Number.isInteger(n) || n <= 0) throw new InvalidArgumentError('expected a process id');
@@ -36,6 +48,7 @@ interface RecordFlags {
   readonly output: string;
   readonly duration?: number;
   readonly snaplen: number;
+  readonly ringSize?: number;
   readonly pid?: number[];
   readonly comm?: string;
   readonly container?: string;
@@ -83,6 +96,7 @@ export function registerRecord(program: Command): void {
   .requiredOption('-o, --output <file>', 'capture file to write (created mode 0600)')
   .option('-d, --duration <time>', 'stop after this long (e.g. 10s, 2m)', (t: string) => parseDurationNs(t) / 1e6)
   .addOption(new Option('-s, --snaplen <bytes>', 'payload bytes kept per I/O event').default(4096).argParser(parseSnaplen))
+  .option('-B, --ring-size <size>', 'ring buffer of each CPU, a power of two such as 16M (default: 64M shared out among the CPUs, at least 4M each)', parseRingSize)
   .option('-p, --pid <pid>', 'trace this process and its children (repeatable)', parsePid)
   .option('-c, --comm <name>', 'trace only threads with this command name')
   .option('-C, --container <id>', 'trace the processes of this container (id or prefix) and their children')
@@ -100,6 +114,7 @@ export function registerRecord(program: Command): void {
         onReady: (n: number) => process.stderr.write(`kcap: recording to ${o.output} (${n} tracepoints attached)\n`),
         output: o.output, snaplen: o.snaplen, stopSignal: stopOnSignals(),
         ...(o.duration !== undefined ? { durationMs: o.duration } : {}),
+        ...(o.ringSize !== undefined ? { ringBytes: o.ringSize } : {}),
         ...(o.pid ? { pids: o.pid } : {}), ...(o.comm ? { comm: o.comm } : {}),
         ...(o.container ? { container: o.container } : {}), ...(filter ? { filter } : {}),
         ...(command.length ? { command } : {}),

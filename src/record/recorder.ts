@@ -13,7 +13,7 @@ import { EVENT_SCHEMA } from '../schema/events.generated.js';
 import { resolveSchema } from '../schema/schema.js';
 import { BpfError, checkBpfSupport, clockAnchor, openProbes, possibleCpus, type Probes } from './bpf/index.js';
 import { pidsInContainer, readMachineInfo, snapshotTables } from './proc/index.js';
-import { YieldingPriority } from './priority.js';
+import { yieldCpu } from './priority.js';
 import { RecordSelector } from './select.js';
 import { startStopped, type TracedCommand } from './target.js';
 
@@ -22,6 +22,8 @@ export interface RecordOptions {
   /** Stop after this many ms; undefined = until signal or command exit. */
   readonly durationMs?: number;
   readonly snaplen: number;
+  /** Ring buffer bytes per CPU (default: see ProbeOptions.ringBytes). */
+  readonly ringBytes?: number;
   readonly pids?: readonly number[];
   readonly comm?: string;
   /** Trace the processes of this container (id or unique prefix) and their children. */
@@ -84,6 +86,7 @@ export async function record(opts: RecordOptions): Promise<RecordResult> {
     if (command) pids.push(command.pid);
     probes = openProbes({
       snaplen: opts.snaplen, selfPid: process.pid, followChildren: true,
+      ...(opts.ringBytes !== undefined ? { ringBytes: opts.ringBytes } : {}),
       ...(pids.length ? { pids } : {}), ...(opts.comm ? { comm: opts.comm } : {}),
     });
     const { writer, info } = await openWriter(opts, pids.length ? pids : undefined);
@@ -135,7 +138,6 @@ class DrainLoop {
   private lostSeen: number[] = [];
   private nextLostCheck = 0;
   private readonly summary = recordSummary(possibleCpus());
-  private readonly priority: YieldingPriority;
   /** Losses not yet passed to a live consumer with a batch. */
   private liveLost = 0;
   private reason: RecordResult['reason'] | undefined;
@@ -145,7 +147,7 @@ class DrainLoop {
   constructor(private readonly opts: RecordOptions, private readonly probes: Probes,
     private readonly writer: CaptureWriter, command: TracedCommand | undefined,
     private readonly selector: RecordSelector | undefined) {
-    this.priority = new YieldingPriority(probes.ringBytes);
+    yieldCpu(probes);
     opts.stopSignal?.then(() => { this.reason ??= 'signal'; });
     command?.exited.then((code) => { this.commandExit = code; this.reason ??= 'command-exit'; });
   }
@@ -211,9 +213,6 @@ class DrainLoop {
    * a summary from the drain, so no record is walked in JS.
    */
   private nextBatch(): Uint8Array | null {
-    // Checked per batch, not per turn: a turn that drains a filling ring at low priority could
-    // otherwise last long enough to lose events.
-    this.priority.update(this.probes.pendingBytes());
     if (this.selector) {
       const drained = this.probes.drain(DRAIN_BATCH_BYTES);
       if (!drained) return null;

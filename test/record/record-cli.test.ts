@@ -101,6 +101,16 @@ describeBpf('kcap record (CLI, real redis)', () => {
     expect(existsSync(marker)).toBe(false); // stopped before its exec, it never ran
   });
 
+  it('takes a ring size per CPU in bytes or K/M/G, refusing one that is not a power of two', () => {
+    const ok = kcap(['record', '-o', join(dir, 'ring.kcap'), '-B', '4M', '-d', '300ms']);
+    expect(ok.status, ok.stderr).toBe(0);
+    expect(ok.stderr).toMatch(/kcap: wrote .* 0 lost/);
+    const bad = kcap(['record', '-o', join(dir, 'x.kcap'), '-B', '3M', '-d', '1s']);
+    expect(bad.status).not.toBe(0);
+    expect(bad.stderr).toMatch(/ring-size.*power of two/);
+    expect(existsSync(join(dir, 'x.kcap'))).toBe(false);
+  });
+
   it('refuses a snaplen above 64 KiB as a usage error', () => {
     const r = kcap(['record', '-o', join(dir, 'x.kcap'), '-s', '70000', '-d', '1s']);
     expect(r.status).not.toBe(0);

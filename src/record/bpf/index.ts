@@ -65,6 +65,13 @@ export interface ProbeOptions {
   readonly objectPath?: string;
 }
 
+export interface YieldPolicy {
+  readonly boostAboveBytes: number;
+  readonly yieldBelowBytes: number;
+  readonly lowNice: number;
+  readonly intervalMs: number;
+}
+
 export interface ProbeStats {
   /** Tracepoints attached. */
   readonly attached: number;
@@ -98,6 +105,12 @@ export interface Probes {
   addPid(pid: number): void;
   /** Stops tracing a process (pid filter mode). */
   removePid(pid: number): void;
+  /** Every thread of this process runs at `policy.lowNice` while the fullest ring holds less than
+   * yieldBelowBytes, and at its starting priority once it holds more than boostAboveBytes, until
+   * close(). Decided every intervalMs on a thread that is never lowered (src/record/priority.ts). */
+  yieldCpu(policy: YieldPolicy): void;
+  /** Whether the process is yielding now. */
+  yielding(): boolean;
   /** Under a process filter, TCP ports traced processes listen on: the TCP events of their
    * connections are kept, also before accept and after close (listen and accept add theirs in
    * the kernel; this is for listeners older than the recording). */
@@ -304,6 +317,11 @@ export function openProbes(options: ProbeOptions = {}): Probes {
       live('removePid');
       wrapNative(`untracing pid ${pid}`, () => set.mapDelete('kcap_pids', u32(pid)));
     },
+    yieldCpu(p) {
+      live('yieldCpu');
+      wrapNative('yielding the CPU', () => set.yieldCpu(p.boostAboveBytes, p.yieldBelowBytes, p.lowNice, p.intervalMs));
+    },
+    yielding: () => !closed && set.yielding(),
     addListenPorts(ports) {
       live('addListenPorts');
       for (const port of ports) wrapNative(`following TCP port ${port}`, () => set.mapUpdate('kcap_lports', u16(port), Buffer.from([1])));

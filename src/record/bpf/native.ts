@@ -21,6 +21,10 @@ export interface NativeProbeSet {
   /** With a summary (see recordSummary in src/capture/writer.ts), fills it in for the batch. */
   drain(maxBytes: number, summary?: Uint32Array): Buffer | null;
   pending(): number;
+  /** Yields the CPU while the rings have room, decided on a thread of the addon's own (see
+   * native/addon/priority_guard.h); until close(). */
+  yieldCpu(boostAboveBytes: number, yieldBelowBytes: number, lowNice: number, intervalMs: number): void;
+  yielding(): boolean;
   /** Records dropped by the drain because their length field disagreed with the ring's. */
   malformed(): number;
   close(): void;
