@@ -133,6 +133,7 @@ class ProbeSet : public Napi::ObjectWrap<ProbeSet> {
         InstanceMethod<&ProbeSet::MapDelete>("mapDelete"),
         InstanceMethod<&ProbeSet::OpenRing>("openRing"),
         InstanceMethod<&ProbeSet::Drain>("drain"),
+        InstanceMethod<&ProbeSet::DrainInto>("drainInto"),
         InstanceMethod<&ProbeSet::Pending>("pending"),
         InstanceMethod<&ProbeSet::YieldCpu>("yieldCpu"),
         InstanceMethod<&ProbeSet::Yielding>("yielding"),
@@ -303,18 +304,37 @@ class ProbeSet : public Napi::ObjectWrap<ProbeSet> {
   // least one record), or null; fills summary as MergedDrain::read_into describes.
   Napi::Value Drain(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
-    if (!ring_) return env.Null();
-    size_t max = static_cast<size_t>(info[0].As<Napi::Number>().Int64Value());
-    uint32_t* summary = nullptr;
-    size_t words = 0;
-    if (info.Length() > 1 && info[1].IsTypedArray() &&
-        info[1].As<Napi::TypedArray>().TypedArrayType() == napi_uint32_array) {
-      summary = info[1].As<Napi::Uint32Array>().Data();
-      words = info[1].As<Napi::Uint32Array>().ElementLength();
+    return guarded(env, [&]() -> Napi::Value {
+      if (!ring_) return env.Null();
+      const size_t max = static_cast<size_t>(info[0].As<Napi::Number>().Int64Value());
+      // Kept at its largest size: no allocation (or zeroing) per drain once warm.
+      if (drained_.size() < max + kcap::kMaxRecordBytes) drained_.resize(max + kcap::kMaxRecordBytes);
+      auto [summary, words] = summary_arg(info, 1);
+      const size_t n = ring_->read_into(drained_.data(), drained_.size(), max, summary, words);
+      return n == 0 ? env.Null() : Napi::Buffer<uint8_t>::Copy(env, drained_.data(), n).As<Napi::Value>();
+    });
+  }
+
+  // drainInto(dst: Uint8Array, maxBytes, summary?): as drain, but into dst (which must hold
+  // maxBytes plus the largest record), so the capture writer's chunk takes the records without
+  // a copy in between; returns the bytes written.
+  Napi::Value DrainInto(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    return guarded(env, [&]() -> Napi::Value {
+      if (!ring_) return Napi::Number::New(env, 0);
+      Napi::Uint8Array dst = info[0].As<Napi::Uint8Array>();
+      const size_t max = static_cast<size_t>(info[1].As<Napi::Number>().Int64Value());
+      auto [summary, words] = summary_arg(info, 2);
+      return Napi::Number::New(env, static_cast<double>(ring_->read_into(dst.Data(), dst.ElementLength(), max, summary, words)));
+    });
+  }
+
+  static std::pair<uint32_t*, size_t> summary_arg(const Napi::CallbackInfo& info, size_t i) {
+    if (info.Length() <= i || !info[i].IsTypedArray() || info[i].As<Napi::TypedArray>().TypedArrayType() != napi_uint32_array) {
+      return {nullptr, 0};
     }
-    drained_.clear();  // keeps its capacity: no allocation per drain once warm
-    if (ring_->read_into(drained_, max, summary, words) == 0) return env.Null();
-    return Napi::Buffer<uint8_t>::Copy(env, drained_.data(), drained_.size());
+    Napi::Uint32Array s = info[i].As<Napi::Uint32Array>();
+    return {s.Data(), s.ElementLength()};
   }
 
   Napi::Value Pending(const Napi::CallbackInfo& info) {

@@ -10,6 +10,7 @@
 #include <cstring>
 #include <functional>
 #include <queue>
+#include <stdexcept>
 
 #include "bpf_sys.h"
 
@@ -104,7 +105,7 @@ size_t RingReader::pending() const {
   return static_cast<size_t>(load_acquire(producer_) - load_acquire(consumer_));
 }
 
-size_t MergedDrain::read_into(std::vector<uint8_t>& out, size_t max_bytes, uint32_t* summary, size_t summary_words) {
+size_t MergedDrain::read_into(uint8_t* dst, size_t cap, size_t max_bytes, uint32_t* summary, size_t summary_words) {
   if (summary) memset(summary, 0, summary_words * sizeof(uint32_t));
   // The ring whose next record is oldest goes first: a min-heap of (ts, ring).
   using Head = std::pair<uint64_t, size_t>;
@@ -120,19 +121,20 @@ size_t MergedDrain::read_into(std::vector<uint8_t>& out, size_t max_bytes, uint3
     cur[i] = rings_[i]->cursor();
     load(i);
   }
-  const size_t start = out.size();
+  size_t taken = 0;
   while (!heads.empty()) {
     const size_t i = heads.top().second;
-    const size_t taken = out.size() - start;
     if (taken > 0 && taken + len[i] > max_bytes) break;
+    if (taken + len[i] > cap) throw std::length_error("drain buffer smaller than a record");
     heads.pop();
-    out.insert(out.end(), rec[i], rec[i] + len[i]);
+    memcpy(dst + taken, rec[i], len[i]);
+    taken += len[i];
     if (summary && summary_words >= kSummaryFixed) summarize(summary, summary_words, rec[i]);
     RingReader::advance(cur[i], len[i]);
     load(i);
   }
   for (size_t i = 0; i < rings_.size(); i++) rings_[i]->consume(cur[i]);
-  return out.size() - start;
+  return taken;
 }
 
 size_t MergedDrain::pending() const {

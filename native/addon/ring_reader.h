@@ -49,16 +49,19 @@ class RingReader {
   uint64_t malformed_ = 0;
 };
 
+// The largest record the programs write: their lengths are masked with VAR_MASK (kcap_common.h).
+constexpr size_t kMaxRecordBytes = 1 << 17;
+
 // Drains a set of rings (one per CPU) as one stream of whole records in timestamp order.
 class MergedDrain {
  public:
   explicit MergedDrain(std::vector<std::unique_ptr<RingReader>> rings) : rings_(std::move(rings)) {}
 
-  // Appends records to out, oldest first, until the next would take it past max_bytes (at least
-  // one record when any is ready), and consumes them. With a summary (u32 words: count, first ts
-  // lo/hi, last ts lo/hi, then records per CPU) fills it in on the way, so the caller need not
-  // walk the records again. Returns the bytes appended.
-  size_t read_into(std::vector<uint8_t>& out, size_t max_bytes, uint32_t* summary, size_t summary_words);
+  // Copies records to dst, oldest first, until the next would take them past max_bytes (at least
+  // one record when any is ready, so dst must hold max_bytes + kMaxRecordBytes), and consumes
+  // them. With a summary (u32 words: count, first ts lo/hi, last ts lo/hi, then records per CPU)
+  // fills it in on the way, so the caller need not walk the records again. Returns the bytes copied.
+  size_t read_into(uint8_t* dst, size_t cap, size_t max_bytes, uint32_t* summary, size_t summary_words);
   // The largest number of bytes waiting in any one ring (a ring that fills drops records).
   size_t pending() const;
   uint64_t malformed() const;

@@ -184,6 +184,23 @@ export class CaptureWriter {
    * whole batch joins the chunk being built, so callers keep batches within chunkRoom().
    */
   appendSummarized(bytes: Uint8Array, summary: Uint32Array): void {
+    this.tail(bytes.length).set(bytes);
+    this.commitSummarized(bytes.length, summary);
+  }
+
+  /**
+   * The free space after the chunk being built, at least `bytes` long, for a producer to write
+   * whole records into in place (the recorder drains the rings straight into it); then
+   * commitSummarized says how many it wrote. The space is only valid until the next call.
+   */
+  tail(bytes: number): Uint8Array {
+    this.checkUsable();
+    this.reserve(bytes);
+    return this.buf.subarray(this.fill, this.fill + bytes);
+  }
+
+  /** Adds the `length` bytes of whole records written into tail(), as `summary` describes them. */
+  commitSummarized(length: number, summary: Uint32Array): void {
     this.checkUsable();
     const count = summary[0]!;
     if (count === 0) return;
@@ -191,7 +208,7 @@ export class CaptureWriter {
     for (let cpu = 0; cpu + SUMMARY_FIXED < summary.length; cpu++) {
       if (summary[SUMMARY_FIXED + cpu]) this.cpu(cpu).records += summary[SUMMARY_FIXED + cpu]!;
     }
-    this.copyIn(bytes);
+    this.fill += length;
     if (this.fill >= this.chunkSize) this.flush();
   }
 
@@ -201,13 +218,17 @@ export class CaptureWriter {
   }
 
   private copyIn(span: Uint8Array): void {
-    if (this.fill + span.length > this.buf.length) {
-      const grown = Buffer.allocUnsafe(Math.max(this.fill + span.length, this.buf.length * 2));
-      this.buf.copy(grown, 0, 0, this.fill);
-      this.buf = grown;
-    }
+    this.reserve(span.length);
     this.buf.set(span, this.fill);
     this.fill += span.length;
+  }
+
+  /** Grows the chunk buffer to take `bytes` more after what it holds. */
+  private reserve(bytes: number): void {
+    if (this.fill + bytes <= this.buf.length) return;
+    const grown = Buffer.allocUnsafe(Math.max(this.fill + bytes, this.buf.length * 2));
+    this.buf.copy(grown, 0, 0, this.fill);
+    this.buf = grown;
   }
 
   /** Updates the chunk's ts range (as u32 halves: no bigint per record) and the per-CPU count. */

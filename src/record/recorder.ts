@@ -11,7 +11,7 @@ import type { Tables } from '../capture/tables.js';
 import type { KEvent } from '../probe/event.js';
 import { EVENT_SCHEMA } from '../schema/events.generated.js';
 import { resolveSchema } from '../schema/schema.js';
-import { BpfError, checkBpfSupport, clockAnchor, openProbes, possibleCpus, type Probes } from './bpf/index.js';
+import { BpfError, checkBpfSupport, clockAnchor, MAX_RECORD_BYTES, openProbes, possibleCpus, type Probes } from './bpf/index.js';
 import { pidsInContainer, readMachineInfo, snapshotTables } from './proc/index.js';
 import { yieldCpu } from './priority.js';
 import { RecordSelector } from './select.js';
@@ -221,10 +221,15 @@ class DrainLoop {
       this.writer.append(batch);
       return batch;
     }
-    const batch = this.probes.drain(this.writer.chunkRoom(), this.summary);
-    if (!batch) return null;
+    // Drained straight into the chunk being built; a live consumer gets its own copy, as the
+    // chunk's buffer is reused once written.
+    const room = this.writer.chunkRoom();
+    const tail = this.writer.tail(room + MAX_RECORD_BYTES);
+    const n = this.probes.drainInto(tail, room, this.summary);
+    if (n === 0) return null;
+    const batch = this.opts.onBatch ? tail.slice(0, n) : tail.subarray(0, n);
     this.events += this.summary[0]!;
-    this.writer.appendSummarized(batch, this.summary);
+    this.writer.commitSummarized(n, this.summary);
     return batch;
   }
 

@@ -65,19 +65,25 @@ describe('capture writer', () => {
     expect(report).toMatchObject({ status: 'intact', records: 500, chunks: w.chunksWritten });
   });
 
-  it('takes summarized batches (as the recorder\'s drain gives them) into exact chunk metadata', async () => {
+  it('takes summarized batches (as the recorder\'s drain gives them, copied or in place) into exact chunk metadata', async () => {
     const path = join(dir, 'summarized.kcap');
     const records = splitRecords(new SyntheticLoad(schema, 9, 1n, 3).batch(3000));
     const w = CaptureWriter.create(path, { machine, clock, snaplen: 4096, chunkSize: 8192 });
-    // Batches of whole records up to the chunk's room, each with the summary a drain would give.
-    for (let i = 0; i < records.length;) {
+    // Batches of whole records up to the chunk's room, each with the summary a drain would give;
+    // every other one written in place, as the recorder drains into tail() (more than it needs).
+    for (let i = 0, n = 0; i < records.length; n++) {
       const batch: Uint8Array[] = [records[i++]!];
       let size = batch[0]!.length;
       while (i < records.length && size + records[i]!.length <= w.chunkRoom()) {
         size += records[i]!.length;
         batch.push(records[i++]!);
       }
-      w.appendSummarized(concat(batch), summaryOf(batch, 3));
+      if (n % 2 === 0) {
+        w.appendSummarized(concat(batch), summaryOf(batch, 3));
+      } else {
+        w.tail(size + 70_000).set(concat(batch));
+        w.commitSummarized(size, summaryOf(batch, 3));
+      }
     }
     w.close();
     const report = await verifyCapture(path);

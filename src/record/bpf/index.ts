@@ -29,6 +29,8 @@ export type { LoadedProgram } from './native.js';
 
 export const BPF_OBJECT = `${PACKAGE_ROOT}native/bpf/kcap.bpf.o`;
 export const DEFAULT_SNAPLEN = 4096;
+/** The largest record the programs write (kMaxRecordBytes in native/addon/ring_reader.h). */
+export const MAX_RECORD_BYTES = 1 << 17;
 /** Ring buffer bytes for all CPUs together; each CPU has its own ring (ProbeOptions.ringBytes). */
 const RING_BUDGET_BYTES = 64 << 20;
 const RING_MIN_BYTES = 4 << 20;
@@ -99,6 +101,9 @@ export interface Probes {
    * summary (recordSummary() of src/capture) is filled in for the batch on the way.
    */
   drain(maxBytes?: number, summary?: Uint32Array): Buffer | null;
+  /** As drain, written into dst, which must hold maxBytes + MAX_RECORD_BYTES; returns the bytes
+   * written (0 when none). Spares a copy and an allocation per batch. */
+  drainInto(dst: Uint8Array, maxBytes: number, summary?: Uint32Array): number;
   /** Records lost (ring buffer full) per CPU, index = CPU number. */
   lostPerCpu(): number[];
   /** Starts tracing a process (pid filter mode). */
@@ -307,6 +312,15 @@ export function openProbes(options: ProbeOptions = {}): Probes {
         drainedBytes += b.length;
       }
       return b;
+    },
+    drainInto(dst, maxBytes, summary) {
+      if (closed) return 0;
+      const n = set.drainInto(dst, maxBytes, summary);
+      if (n) {
+        drains++;
+        drainedBytes += n;
+      }
+      return n;
     },
     lostPerCpu,
     addPid(pid) {
