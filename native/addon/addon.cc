@@ -1,6 +1,6 @@
 // The kcap native addon (node-addon-api): loads the kcap BPF object, creates its maps, loads and
-// attaches programs on request, and drains the ring buffers in batches into one Buffer per call,
-// so JavaScript never runs per event. Everything the kernel refuses becomes a JS Error carrying
+// attaches programs on request, and drains the ring buffers in batches (into a new Buffer, or
+// straight into the caller's), so JavaScript never runs per event. Everything the kernel refuses becomes a JS Error carrying
 // errno, its name (code) and the failing operation (syscall); nothing here aborts the process.
 //
 // Attachments and maps are file descriptors: closing them (close(), or the kernel when the process

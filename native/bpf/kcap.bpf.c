@@ -311,38 +311,28 @@ SEC("tracepoint/sys_exit_accept4")
 int kcap_exit_accept4(struct sys_exit_ctx *ctx) { return accept_call(ctx, KCAP_EVT_ACCEPT4); }
 
 /* listen(fd, backlog), shutdown(fd, how): io fields plus one int argument */
-INLINE void int_arg_fixed(struct rec *r, struct sys_exit_ctx *ctx)
+INLINE int int_arg_call(struct sys_exit_ctx *ctx, __u16 type)
 {
-	struct kcap_evt_listen *e = (struct kcap_evt_listen *)r->buf;
-	io_fixed(r, ctx, (__s32)r->s->args[0], 0);
+	struct rec r;
+	if (!sys_begin(&r, ctx, type, sizeof(struct kcap_evt_listen), 0))
+		return 0;
+	struct kcap_evt_listen *e = (struct kcap_evt_listen *)r.buf;
+	io_fixed(&r, ctx, (__s32)r.s->args[0], 0);
+	if (type == KCAP_EVT_LISTEN)
+		listening_port(&r, ctx);
 	/* backlog (listen) / how (shutdown) */
-	e->backlog = (__s32)r->s->args[1];
+	e->backlog = (__s32)r.s->args[1];
 	e->pad0 = 0;
+	rec_submit(&r);
+	return 0;
 }
 _Static_assert(__builtin_offsetof(struct kcap_evt_listen, backlog) == __builtin_offsetof(struct kcap_evt_shutdown, how), "int arg");
 
 SEC("tracepoint/sys_exit_listen")
-int kcap_exit_listen(struct sys_exit_ctx *ctx)
-{
-	struct rec r;
-	if (!sys_begin(&r, ctx, KCAP_EVT_LISTEN, sizeof(struct kcap_evt_listen), 0))
-		return 0;
-	int_arg_fixed(&r, ctx);
-	listening_port(&r, ctx);
-	rec_submit(&r);
-	return 0;
-}
+int kcap_exit_listen(struct sys_exit_ctx *ctx) { return int_arg_call(ctx, KCAP_EVT_LISTEN); }
 
 SEC("tracepoint/sys_exit_shutdown")
-int kcap_exit_shutdown(struct sys_exit_ctx *ctx)
-{
-	struct rec r;
-	if (!sys_begin(&r, ctx, KCAP_EVT_SHUTDOWN, sizeof(struct kcap_evt_shutdown), 0))
-		return 0;
-	int_arg_fixed(&r, ctx);
-	rec_submit(&r);
-	return 0;
-}
+int kcap_exit_shutdown(struct sys_exit_ctx *ctx) { return int_arg_call(ctx, KCAP_EVT_SHUTDOWN); }
 
 /* close(fd): the tuple was read at enter */
 SEC("tracepoint/sys_exit_close")

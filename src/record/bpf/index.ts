@@ -296,6 +296,12 @@ export function openProbes(options: ProbeOptions = {}): Probes {
 
   const pendingBytes = (): number => (closed ? 0 : set.pending());
 
+  const countDrained = (bytes: number): void => {
+    if (bytes === 0) return;
+    drains++;
+    drainedBytes += bytes;
+  };
+
   const live = (what: string): void => {
     if (closed) throw new BpfError(`${what}: the probes are closed`, 'EKCAPCLOSED', undefined, undefined);
   };
@@ -307,19 +313,13 @@ export function openProbes(options: ProbeOptions = {}): Probes {
     drain(maxBytes = DEFAULT_DRAIN_BYTES, summary?: Uint32Array) {
       if (closed) return null;
       const b = set.drain(maxBytes, summary);
-      if (b) {
-        drains++;
-        drainedBytes += b.length;
-      }
+      countDrained(b?.length ?? 0);
       return b;
     },
     drainInto(dst, maxBytes, summary) {
       if (closed) return 0;
       const n = set.drainInto(dst, maxBytes, summary);
-      if (n) {
-        drains++;
-        drainedBytes += n;
-      }
+      countDrained(n);
       return n;
     },
     lostPerCpu,
