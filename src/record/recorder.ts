@@ -89,8 +89,10 @@ export async function record(opts: RecordOptions): Promise<RecordResult> {
       ...(opts.ringBytes !== undefined ? { ringBytes: opts.ringBytes } : {}),
       ...(pids.length ? { pids } : {}), ...(opts.comm ? { comm: opts.comm } : {}),
     });
-    const { writer, info } = await openWriter(opts, pids.length ? pids : undefined);
+    const info = await sourceInfo(opts, pids.length ? pids : undefined);
+    // Before the file exists, so that nothing a caller starts once it sees the file is missed.
     if (pids.length || opts.comm) probes.addListenPorts(listenPorts(info.tables, opts.comm));
+    const writer = openWriter(opts, info);
     opts.onReady?.(probes.stats().attached);
     command?.resume();
     const selector = opts.filter ? new RecordSelector(info, opts.filter) : undefined;
@@ -123,12 +125,15 @@ function listenPorts(tables: Tables, comm: string | undefined): Set<number> {
   return new Set(ports.map((f) => f.lport!));
 }
 
-async function openWriter(opts: RecordOptions, pids: readonly number[] | undefined): Promise<{ writer: CaptureWriter; info: SourceInfo }> {
+async function sourceInfo(opts: RecordOptions, pids: readonly number[] | undefined): Promise<SourceInfo> {
   const tables = await snapshotTables(pids ? { pids: new Set(pids) } : {});
-  const info = { schema: resolveSchema(EVENT_SCHEMA), machine: readMachineInfo(), clock: clockAnchor(), snaplen: opts.snaplen, tables };
+  return { schema: resolveSchema(EVENT_SCHEMA), machine: readMachineInfo(), clock: clockAnchor(), snaplen: opts.snaplen, tables };
+}
+
+function openWriter(opts: RecordOptions, info: SourceInfo): CaptureWriter {
   const writer = CaptureWriter.create(opts.output, { ...info, schema: EVENT_SCHEMA, command: process.argv.slice(2), level: RECORD_ZSTD_LEVEL });
   opts.onStart?.(info);
-  return { writer, info };
+  return writer;
 }
 
 class DrainLoop {

@@ -4,7 +4,7 @@
  * the analyze report as JSON and tallies of it, and the process tree to trace a server by.
  */
 import { spawn } from 'node:child_process';
-import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { AnalysisResult } from '../../src/analyze/analyze.js';
 
@@ -54,7 +54,7 @@ export async function recordCommand(file: string, command: readonly string[], o:
 }
 
 /** Records every process (or as `extra` options say) while `work` runs: `kcap record -o FILE -d LIMIT` is started,
- * `work` begins once the capture file exists (the probes are attached before it is created), and
+ * `work` begins once it says it is recording (probes attached, filters seeded, file created), and
  * the recording is stopped with SIGINT when `work` is done. */
 export async function recordWhile<T>(file: string, work: () => Promise<T>, limitSeconds = 30, extra: readonly string[] = []): Promise<T> {
   const child = spawn(process.execPath, ['--import', 'tsx', CLI, 'record', '-o', file, '-d', `${limitSeconds}s`, ...extra],
@@ -64,7 +64,7 @@ export async function recordWhile<T>(file: string, work: () => Promise<T>, limit
   const exited = new Promise<number | null>((resolve) => child.once('close', resolve));
   try {
     const until = Date.now() + 20_000;
-    while (!existsSync(file)) {
+    while (!stderr.includes('kcap: recording to')) {
       if (child.exitCode !== null || Date.now() > until) throw new Error(`kcap record did not start: ${stderr}`);
       await new Promise((r) => setTimeout(r, 50));
     }
