@@ -685,7 +685,9 @@ int kcap_tcp_probe(struct bpf_raw_tracepoint_args *ctx)
 	struct kcap_config *cfg = tcp_config();
 	__u64 sk = ctx->args[0];
 	struct rec r;
-	if (!cfg || !tcp_traced(cfg, sk) || !probe_due(cfg, sk) ||
+	/* Due first: nearly every segment stops there, before the filter's two map lookups. A
+	 * slot an untraced socket took only makes a traced socket's next sample come sooner. */
+	if (!cfg || !probe_due(cfg, sk) || !tcp_traced(cfg, sk) ||
 	    !rec_begin(&r, cfg, KCAP_EVT_TCP_PROBE, sizeof(struct kcap_evt_tcp_probe), 0))
 		return 0;
 	struct kcap_evt_tcp_probe *e = (struct kcap_evt_tcp_probe *)r.buf;
