@@ -276,12 +276,13 @@ int kcap_exit_bind(struct sys_exit_ctx *ctx) { return sockaddr_call(ctx, KCAP_EV
 
 /* Under a process filter, a traced process that listens on a TCP port (seen at listen, or at
  * accept for a listener older than the recording) takes the TCP events of that port's
- * connections, including those before accept and after close, when no fd holds the socket. */
+ * connections in its network namespace, including those before accept and after close, when no
+ * fd holds the socket. */
 INLINE void listening_port(struct rec *r, const struct sys_exit_ctx *ctx)
 {
 	struct kcap_io *e = (struct kcap_io *)r->buf;
 	if (ctx->ret >= 0 && e->t.l4proto == IPPROTO_TCP && e->t.lport && filtered(r->cfg))
-		own_port(e->t.lport);
+		own_port(&r->cfg->off, fd_sock(&r->cfg->off, e->fd));
 }
 
 /* accept(fd, addr, &addrlen), accept4(fd, addr, &addrlen, flags) */
@@ -591,8 +592,8 @@ INLINE int tcp_traced(const struct kcap_config *cfg, __u64 sk)
 {
 	if (!sk || !filtered(cfg) || bpf_map_lookup_elem(&kcap_socks, &sk))
 		return 1;
-	__u16 lport = rd_u16(sk + cfg->off.sk_num);
-	return bpf_map_lookup_elem(&kcap_lports, &lport) != 0;
+	struct lport_key k = lport_of(&cfg->off, sk);
+	return bpf_map_lookup_elem(&kcap_lports, &k) != 0;
 }
 
 _Static_assert(__builtin_offsetof(struct kcap_evt_tcp_retransmit, ino) == 24, "tuple after header");
@@ -630,6 +631,39 @@ int kcap_tcp_send_reset(struct bpf_raw_tracepoint_args *ctx) { return tcp_state_
 SEC("raw_tracepoint/tcp_receive_reset")
 int kcap_tcp_receive_reset(struct bpf_raw_tracepoint_args *ctx) { return tcp_state_event(ctx, KCAP_EVT_TCP_RECEIVE_RESET); }
 
+/* The rate-limit slot of a socket's tcp_probe samples. */
+INLINE struct probe_slot *probe_slot(__u64 sk)
+{
+	_Static_assert(PROBE_SLOTS == 1 << 12, "the slot index takes the hash's top 12 bits");
+	__u32 idx = (sk * 0x9e3779b97f4a7c15ULL) >> 52;
+	return bpf_map_lookup_elem(&kcap_probe_last, &idx);
+}
+
+/* Whether this socket's tcp_probe is due: tcp_probe fires for every segment, which would double
+ * the event rate of a busy connection for a value (the RTT) that changes slowly. */
+INLINE int probe_due(const struct kcap_config *cfg, __u64 sk)
+{
+	if (!cfg->tcp_probe_interval_ns)
+		return 1;
+	struct probe_slot *p = probe_slot(sk);
+	if (!p)
+		return 1;
+	__u64 now = bpf_ktime_get_boot_ns();
+	if (p->sk == sk && now - p->last < cfg->tcp_probe_interval_ns)
+		return 0;
+	p->sk = sk;
+	p->last = now;
+	return 1;
+}
+
+/* A closed socket's memory soon becomes another socket, whose first sample must not wait. */
+INLINE void probe_forget(__u64 sk)
+{
+	struct probe_slot *p = probe_slot(sk);
+	if (p && p->sk == sk)
+		p->sk = 0;
+}
+
 /* inet_sock_set_state(const struct sock *sk, int oldstate, int newstate) */
 SEC("raw_tracepoint/inet_sock_set_state")
 int kcap_sock_set_state(struct bpf_raw_tracepoint_args *ctx)
@@ -643,6 +677,8 @@ int kcap_sock_set_state(struct bpf_raw_tracepoint_args *ctx)
 	 * before the syscall's exit reads it. */
 	if (newstate == TCP_SYN_SENT && filtered(cfg) && traced(cfg, bpf_get_current_pid_tgid() >> 32))
 		own_socket(sk);
+	if (newstate == TCP_CLOSE)
+		probe_forget(sk);
 	struct rec r;
 	if (!tcp_traced(cfg, sk) || !rec_begin(&r, cfg, KCAP_EVT_SOCK_SET_STATE, sizeof(struct kcap_evt_sock_set_state), 0))
 		return 0;
@@ -657,25 +693,6 @@ int kcap_sock_set_state(struct bpf_raw_tracepoint_args *ctx)
 	if (newstate == TCP_CLOSE && filtered(cfg))
 		bpf_map_delete_elem(&kcap_socks, &sk);
 	return 0;
-}
-
-/* Whether this socket's tcp_probe is due: tcp_probe fires for every segment, which would double
- * the event rate of a busy connection for a value (the RTT) that changes slowly. */
-INLINE int probe_due(const struct kcap_config *cfg, __u64 sk)
-{
-	if (!cfg->tcp_probe_interval_ns)
-		return 1;
-	_Static_assert(PROBE_SLOTS == 1 << 12, "the slot index takes the hash's top 12 bits");
-	__u32 idx = (sk * 0x9e3779b97f4a7c15ULL) >> 52;
-	struct probe_slot *p = bpf_map_lookup_elem(&kcap_probe_last, &idx);
-	if (!p)
-		return 1;
-	__u64 now = bpf_ktime_get_boot_ns();
-	if (p->sk == sk && now - p->last < cfg->tcp_probe_interval_ns)
-		return 0;
-	p->sk = sk;
-	p->last = now;
-	return 1;
 }
 
 /* tcp_probe(struct sock *sk, struct sk_buff *skb), at most once per socket per interval */

@@ -108,7 +108,14 @@ KCAP_MAP(kcap_lost, BPF_MAP_TYPE_PERCPU_ARRAY, sizeof(__u32), sizeof(__u64), 1, 
 /* Under a process filter, which sockets TCP events are kept for (see tcp_traced): the struct sock
  * of every TCP socket a traced process used, and the ports traced processes listen on. */
 KCAP_MAP(kcap_socks, BPF_MAP_TYPE_LRU_HASH, sizeof(__u64), sizeof(__u8), 65536, 0);
-KCAP_MAP(kcap_lports, BPF_MAP_TYPE_HASH, sizeof(__u16), sizeof(__u8), 4096, 0);
+/* A listening port is its network namespace's: the same port in another namespace (another
+ * container's) is another service. Layout mirrored by lportKey() in src/record/bpf/index.ts. */
+struct lport_key {
+	__u32 netns; /* inode number of the socket's network namespace */
+	__u16 port;
+	__u16 pad;
+};
+KCAP_MAP(kcap_lports, BPF_MAP_TYPE_HASH, sizeof(struct lport_key), sizeof(__u8), 4096, 0);
 /* tcp_probe rate limit: a direct-mapped table of (struct sock address, coarse ns of its last
  * record). An array slot costs a few instructions where a hash lookup costs a helper call, and a
  * collision or a racing update only lets one extra record through. */
@@ -152,11 +159,6 @@ INLINE void own_socket(__u64 sk)
 	bpf_map_update_elem(&kcap_socks, &sk, &one, BPF_ANY);
 }
 
-INLINE void own_port(__u16 port)
-{
-	__u8 one = 1;
-	bpf_map_update_elem(&kcap_lports, &port, &one, BPF_ANY);
-}
 
 INLINE __u64 rd_u64(__u64 addr)
 {
@@ -304,22 +306,51 @@ INLINE int socket_ino(const struct kcap_offsets *o, __u64 inode, __u64 *ino)
 	return (mode & S_IFMT) == S_IFSOCK;
 }
 
-/* The tuple of the current task's fd, all zero when the fd is not a socket. A TCP socket read
- * afresh is marked as a traced process's (the cache only holds what was read afresh before). */
-INLINE void fd_tuple(const struct kcap_config *cfg, __s32 fd, struct kcap_tuple *t, enum tuple_mode mode)
+/* The struct file of the current task's fd, 0 when there is none. */
+INLINE __u64 fd_file(const struct kcap_offsets *o, __s32 fd)
 {
-	const struct kcap_offsets *o = &cfg->off;
-	__builtin_memset(t, 0, sizeof(*t));
 	if (fd < 0)
-		return;
+		return 0;
 	__u64 files = rd_u64(bpf_get_current_task() + o->task_files);
 	__u64 fdt = rd_u64(files + o->files_fdt);
 	/* max_fds and fd are neighbours in struct fdtable (checked against BTF at load): one read. */
 	struct { __u32 max_fds; __u32 pad; __u64 fd; } tab = {};
 	if (!fdt || bpf_probe_read_kernel(&tab, sizeof(tab), (const void *)(fdt + o->fdt_max_fds)) ||
 	    (__u32)fd >= tab.max_fds)
-		return;
-	__u64 file = rd_u64(tab.fd + (__u64)fd * 8);
+		return 0;
+	return rd_u64(tab.fd + (__u64)fd * 8);
+}
+
+/* The struct sock of the current task's fd, which the caller knows to be a socket's. */
+INLINE __u64 fd_sock(const struct kcap_offsets *o, __s32 fd)
+{
+	__u64 file = fd_file(o, fd);
+	__u64 sock = file ? rd_u64(file + o->file_private_data) : 0;
+	return sock ? rd_u64(sock + o->socket_sk) : 0;
+}
+
+/* sk's local port in sk's network namespace. */
+INLINE struct lport_key lport_of(const struct kcap_offsets *o, __u64 sk)
+{
+	struct lport_key k = { .netns = rd_u32(rd_u64(sk + o->sk_net) + o->net_ns_inum), .port = rd_u16(sk + o->sk_num) };
+	return k;
+}
+
+INLINE void own_port(const struct kcap_offsets *o, __u64 sk)
+{
+	struct lport_key k = lport_of(o, sk);
+	__u8 one = 1;
+	if (k.port)
+		bpf_map_update_elem(&kcap_lports, &k, &one, BPF_ANY);
+}
+
+/* The tuple of the current task's fd, all zero when the fd is not a socket. A TCP socket read
+ * afresh is marked as a traced process's (the cache only holds what was read afresh before). */
+INLINE void fd_tuple(const struct kcap_config *cfg, __s32 fd, struct kcap_tuple *t, enum tuple_mode mode)
+{
+	const struct kcap_offsets *o = &cfg->off;
+	__builtin_memset(t, 0, sizeof(*t));
+	__u64 file = fd_file(o, fd);
 	if (!file)
 		return;
 	__u64 ino;

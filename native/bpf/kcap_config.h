@@ -50,7 +50,9 @@
 	X(tcp_rcv_wnd, "tcp_sock", "rcv_wnd") \
 	X(skb_head, "sk_buff", "head") \
 	X(skb_network_header, "sk_buff", "network_header") \
-	X(skb_transport_header, "sk_buff", "transport_header")
+	X(skb_transport_header, "sk_buff", "transport_header") \
+	X(sk_net, "sock", "__sk_common.skc_net.net") \
+	X(net_ns_inum, "net", "ns.inum")
 
 struct kcap_offsets {
 #define KCAP_OFFSET_FIELD(name, s, m) __u32 name;

@@ -11,7 +11,7 @@ import type { Tables } from '../capture/tables.js';
 import type { KEvent } from '../probe/event.js';
 import { EVENT_SCHEMA } from '../schema/events.generated.js';
 import { resolveSchema } from '../schema/schema.js';
-import { BpfError, checkBpfSupport, clockAnchor, MAX_RECORD_BYTES, openProbes, possibleCpus, type Probes } from './bpf/index.js';
+import { BpfError, checkBpfSupport, clockAnchor, MAX_RECORD_BYTES, openProbes, possibleCpus, type ListenPort, type Probes } from './bpf/index.js';
 import { pidsInContainer, readMachineInfo, snapshotTables } from './proc/index.js';
 import { yieldCpu } from './priority.js';
 import { RecordSelector } from './select.js';
@@ -117,12 +117,16 @@ function targetPids(opts: RecordOptions): number[] {
   return pids;
 }
 
-/** TCP ports the traced processes of the start tables listen on: the tables hold only traced
- * processes under a pid filter, every process under a comm filter. */
-function listenPorts(tables: Tables, comm: string | undefined): Set<number> {
-  const pids = new Set(tables.threads.filter((t) => comm === undefined || t.comm === comm).map((t) => t.pid));
-  const ports = tables.fds.filter((f) => f.l4proto === 'tcp' && f.state === 'LISTEN' && f.lport && pids.has(f.pid));
-  return new Set(ports.map((f) => f.lport!));
+/** TCP ports the traced processes of the start tables listen on, each in its network namespace:
+ * the tables hold only traced processes under a pid filter, every process under a comm filter. */
+function listenPorts(tables: Tables, comm: string | undefined): ListenPort[] {
+  const netNs = new Map(tables.threads.filter((t) => comm === undefined || t.comm === comm).map((t) => [t.pid, t.netNs]));
+  const ports = new Map<string, ListenPort>();
+  for (const f of tables.fds) {
+    const ns = netNs.get(f.pid);
+    if (f.l4proto === 'tcp' && f.state === 'LISTEN' && f.lport && ns !== undefined) ports.set(`${ns}:${f.lport}`, { netNs: ns, port: f.lport });
+  }
+  return [...ports.values()];
 }
 
 async function sourceInfo(opts: RecordOptions, pids: readonly number[] | undefined): Promise<SourceInfo> {

@@ -3,8 +3,10 @@
  * a connection refused on loopback is a reset sent (named by the refused segment's tuple, though
  * no socket sent it) and a reset received; a served connection
  * carries the kernel's smoothed RTT samples. Under a process filter, TCP events follow the sockets
- * of the traced processes, whichever task the kernel runs them in.
+ * of the traced processes, whichever task the kernel runs them in, and a traced listener's port
+ * only in its own network namespace.
  */
+import { execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -18,7 +20,7 @@ describeBpf('TCP health on a real recording', () => {
   let dir: string;
 
   beforeAll(async () => {
-    const missing = ensurePackages('nginx', 'curl');
+    const missing = ensurePackages('nginx', 'curl', 'iproute2');
     if (missing) throw new Error(missing);
     nginx = await startNginx({ 'index.html': 'x'.repeat(100_000) });
     dir = mkdtempSync(join(tmpdir(), 'kcap-tcp-'));
@@ -76,5 +78,39 @@ describeBpf('TCP health on a real recording', () => {
     expect(s.tcp.totals.established).toBe(n);
     expect(s.tcp.connections.filter((x) => isServerEnd(x.remote))).toEqual([]);
     expect(s.tcp.connections.filter((x) => isServerEnd(x.local) && x.rttSamples > 0)).toHaveLength(n);
+  });
+
+  it('follows a traced listener\'s port in its own network namespace only', async () => {
+    const n = 3;
+    const m = 2;
+    const url = `http://127.0.0.1:${nginx!.port}/`;
+    // An untraced server on nginx's address and port, in a namespace of its own.
+    const ns = `kcap-tcp-${process.pid}`;
+    execFileSync('ip', ['netns', 'add', ns]);
+    const twin = spawn('ip', ['netns', 'exec', ns, process.execPath, '-e',
+      `require('http').createServer((q, s) => s.end('twin')).listen(${nginx!.port}, '127.0.0.1', () => console.log('ready'))`],
+    { stdio: ['ignore', 'pipe', 'inherit'] });
+    try {
+      execFileSync('ip', ['-n', ns, 'link', 'set', 'lo', 'up']);
+      await new Promise<void>((ready, fail) => {
+        twin.stdout.on('data', (d: Buffer) => { if (d.toString().includes('ready')) ready(); });
+        twin.once('exit', (code) => fail(new Error(`the twin server exited ${code}`)));
+      });
+      const file = join(dir, 'netns.kcap');
+      const twinSaid = await recordWhile(file, async () => {
+        for (let i = 0; i < n; i++) await client('curl', ['-s', '-o', '/dev/null', url]);
+        const said: string[] = [];
+        for (let i = 0; i < m; i++) said.push(await client('ip', ['netns', 'exec', ns, 'curl', '-s', url]));
+        return said;
+      }, 30, ['--comm', 'nginx']);
+      expect(twinSaid).toEqual(Array(m).fill('twin'));
+      const r = await analyzeJson(file);
+      // nginx's server ends only: the twin's connections share the port, not the namespace.
+      expect(r.tcp.totals.established).toBe(n);
+      expect(r.tcp.connections.filter((x) => x.local.endsWith(`:${nginx!.port}`) && x.rttSamples > 0)).toHaveLength(n);
+    } finally {
+      twin.kill();
+      execFileSync('ip', ['netns', 'delete', ns]);
+    }
   });
 });

@@ -67,6 +67,12 @@ export interface ProbeOptions {
   readonly objectPath?: string;
 }
 
+/** A TCP port listened on in a network namespace (the inode number of /proc/PID/ns/net). */
+export interface ListenPort {
+  readonly netNs: number;
+  readonly port: number;
+}
+
 export interface YieldPolicy {
   readonly boostAboveBytes: number;
   readonly yieldBelowBytes: number;
@@ -119,7 +125,7 @@ export interface Probes {
   /** Under a process filter, TCP ports traced processes listen on: the TCP events of their
    * connections are kept, also before accept and after close (listen and accept add theirs in
    * the kernel; this is for listeners older than the recording). */
-  addListenPorts(ports: Iterable<number>): void;
+  addListenPorts(ports: Iterable<ListenPort>): void;
   stats(): ProbeStats;
   /** Detaches every program and frees the maps; idempotent. */
   close(): void;
@@ -150,9 +156,11 @@ export function possibleCpus(): number {
   return Number.parseInt(last, 10) + 1;
 }
 
-function u16(n: number): Buffer {
-  const b = Buffer.alloc(2);
-  b.writeUInt16LE(n);
+/** struct lport_key of native/bpf/kcap_common.h. */
+function lportKey(p: ListenPort): Buffer {
+  const b = Buffer.alloc(8);
+  b.writeUInt32LE(p.netNs >>> 0, 0);
+  b.writeUInt16LE(p.port, 4);
   return b;
 }
 
@@ -338,7 +346,7 @@ export function openProbes(options: ProbeOptions = {}): Probes {
     yielding: () => !closed && set.yielding(),
     addListenPorts(ports) {
       live('addListenPorts');
-      for (const port of ports) wrapNative(`following TCP port ${port}`, () => set.mapUpdate('kcap_lports', u16(port), Buffer.from([1])));
+      for (const p of ports) wrapNative(`following TCP port ${p.port}`, () => set.mapUpdate('kcap_lports', lportKey(p), Buffer.from([1])));
     },
     stats() {
       return {
