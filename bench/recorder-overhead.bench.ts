@@ -19,6 +19,8 @@
  * build's too, so a change is compared with its predecessor under the same machine load.
  *
  *   npx tsx bench/recorder-overhead.bench.ts [runs=5] [redis-requests=200000] [wrk-seconds=3] [baseline/bin/kcap.js]
+ *
+ * KCAP_BENCH_WORKLOADS=redis (or nginx) measures one workload only, for a quicker A/B.
  */
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
@@ -32,6 +34,7 @@ const runs = Number(process.argv[2] ?? 5);
 const redisRequests = Number(process.argv[3] ?? 200_000);
 const wrkSeconds = Number(process.argv[4] ?? 3);
 const baselineKcap = process.argv[5];
+const workloads = (process.env.KCAP_BENCH_WORKLOADS ?? 'redis,nginx').split(',');
 const BPF_STATS = '/proc/sys/kernel/bpf_stats_enabled';
 const CLOCK_TICK = 100; // USER_HZ: /proc/PID/stat counts CPU time in these
 
@@ -236,9 +239,12 @@ async function main(): Promise<void> {
   const nginx = await startNginx({ 'index.html': 'hello from nginx\n'.repeat(20) });
   try {
     await detached();
-    const reports = [await measure(redisWorkload(redis), dir), await measure(nginxWorkload(nginx), dir)];
+    const reports: string[] = [];
+    if (workloads.includes('redis')) reports.push(await measure(redisWorkload(redis), dir));
+    if (workloads.includes('nginx')) reports.push(await measure(nginxWorkload(nginx), dir));
     console.log(`kcap recorder overhead — ${cpus().length} × ${cpus()[0]?.model ?? '?'}, Linux ${release()}, node ${process.version}`);
-    console.log(`command: npx tsx bench/recorder-overhead.bench.ts ${process.argv.slice(2).join(' ')}`);
+    const only = process.env.KCAP_BENCH_WORKLOADS ? `KCAP_BENCH_WORKLOADS=${process.env.KCAP_BENCH_WORKLOADS} ` : '';
+    console.log(`command: ${only}npx tsx bench/recorder-overhead.bench.ts ${process.argv.slice(2).join(' ')}`);
     console.log(reports.join('\n'));
   } finally {
     writeFileSync(BPF_STATS, statsWas);
