@@ -631,37 +631,52 @@ int kcap_tcp_send_reset(struct bpf_raw_tracepoint_args *ctx) { return tcp_state_
 SEC("raw_tracepoint/tcp_receive_reset")
 int kcap_tcp_receive_reset(struct bpf_raw_tracepoint_args *ctx) { return tcp_state_event(ctx, KCAP_EVT_TCP_RECEIVE_RESET); }
 
-/* The rate-limit slot of a socket's tcp_probe samples. */
-INLINE struct probe_slot *probe_slot(__u64 sk)
+INLINE struct probe_set *probe_set(__u64 sk)
 {
-	_Static_assert(PROBE_SLOTS == 1 << 12, "the slot index takes the hash's top 12 bits");
+	_Static_assert(PROBE_SETS == 1 << 12, "the set index takes the hash's top 12 bits");
 	__u32 idx = (sk * 0x9e3779b97f4a7c15ULL) >> 52;
 	return bpf_map_lookup_elem(&kcap_probe_last, &idx);
 }
 
-/* Whether this socket's tcp_probe is due: tcp_probe fires for every segment, which would double
- * the event rate of a busy connection for a value (the RTT) that changes slowly. */
+/* Whether this socket's tcp_probe is due, for a socket whose events are kept: tcp_probe fires
+ * for every segment, which would double the event rate of a busy connection for a value (the
+ * RTT) that changes slowly. The socket's way is looked at before the process filter's maps:
+ * nearly every segment of a recorded socket stops there. */
 INLINE int probe_due(const struct kcap_config *cfg, __u64 sk)
 {
-	if (!cfg->tcp_probe_interval_ns)
-		return 1;
-	struct probe_slot *p = probe_slot(sk);
-	if (!p)
-		return 1;
-	__u64 now = bpf_ktime_get_boot_ns();
-	if (p->sk == sk && now - p->last < cfg->tcp_probe_interval_ns)
+	__u64 interval = cfg->tcp_probe_interval_ns;
+	struct probe_set *set = interval ? probe_set(sk) : 0;
+	if (!set)
+		return tcp_traced(cfg, sk);
+	struct probe_way *w0 = &set->way[0], *w1 = &set->way[1];
+	struct probe_way *own = w0->sk == sk ? w0 : w1->sk == sk ? w1 : 0;
+	/* Only recorded sockets hold a way: one without is looked up in the filter, with no clock read. */
+	if (!own && !tcp_traced(cfg, sk))
 		return 0;
-	p->sk = sk;
-	p->last = now;
+	__u64 now = bpf_ktime_get_boot_ns();
+	if (own && now - own->last < interval)
+		return 0;
+	/* Its own way, else one whose last record is an interval old (or that was never used). */
+	struct probe_way *w = own ? own : now - w0->last >= interval ? w0 : now - w1->last >= interval ? w1 : 0;
+	if (!w)
+		return 0;
+	w->sk = sk;
+	w->last = now;
 	return 1;
 }
 
-/* A closed socket's memory soon becomes another socket, whose first sample must not wait. */
+/* A closed socket's memory soon becomes another socket, which must not inherit its way. */
 INLINE void probe_forget(__u64 sk)
 {
-	struct probe_slot *p = probe_slot(sk);
-	if (p && p->sk == sk)
-		p->sk = 0;
+	struct probe_set *set = probe_set(sk);
+	if (!set)
+		return;
+	for (int i = 0; i < 2; i++) {
+		if (set->way[i].sk == sk) {
+			set->way[i].sk = 0;
+			set->way[i].last = 0;
+		}
+	}
 }
 
 /* inet_sock_set_state(const struct sock *sk, int oldstate, int newstate) */
@@ -702,9 +717,7 @@ int kcap_tcp_probe(struct bpf_raw_tracepoint_args *ctx)
 	struct kcap_config *cfg = tcp_config();
 	__u64 sk = ctx->args[0];
 	struct rec r;
-	/* Due first: nearly every segment stops there, before the filter's two map lookups. A
-	 * slot an untraced socket took only makes a traced socket's next sample come sooner. */
-	if (!cfg || !probe_due(cfg, sk) || !tcp_traced(cfg, sk) ||
+	if (!cfg || !probe_due(cfg, sk) ||
 	    !rec_begin(&r, cfg, KCAP_EVT_TCP_PROBE, sizeof(struct kcap_evt_tcp_probe), 0))
 		return 0;
 	struct kcap_evt_tcp_probe *e = (struct kcap_evt_tcp_probe *)r.buf;

@@ -116,15 +116,20 @@ struct lport_key {
 	__u16 pad;
 };
 KCAP_MAP(kcap_lports, BPF_MAP_TYPE_HASH, sizeof(struct lport_key), sizeof(__u8), 4096, 0);
-/* tcp_probe rate limit: a direct-mapped table of (struct sock address, coarse ns of its last
- * record). An array slot costs a few instructions where a hash lookup costs a helper call, and a
- * collision or a racing update only lets one extra record through. */
-struct probe_slot {
+/* tcp_probe rate limit: (struct sock address, boot ns of its last tcp_probe record) in sets of
+ * two ways, indexed by a hash of the address. An array lookup costs a few instructions where a
+ * hash map's costs a helper call and, for an LRU, a shared write. A socket takes a way only once
+ * the way's last record is an interval old, so no socket is recorded twice within an interval;
+ * a socket finding both ways of its set recent is not recorded then. */
+struct probe_way {
 	__u64 sk;
 	__u64 last;
 };
-#define PROBE_SLOTS 4096
-KCAP_MAP(kcap_probe_last, BPF_MAP_TYPE_ARRAY, sizeof(__u32), sizeof(struct probe_slot), PROBE_SLOTS, 0);
+struct probe_set {
+	struct probe_way way[2];
+};
+#define PROBE_SETS 4096
+KCAP_MAP(kcap_probe_last, BPF_MAP_TYPE_ARRAY, sizeof(__u32), sizeof(struct probe_set), PROBE_SETS, 0);
 
 INLINE struct kcap_config *config(void)
 {
