@@ -1,6 +1,6 @@
 // The kcap native addon (node-addon-api): loads the kcap BPF object, creates its maps, loads and
-// attaches programs on request, and drains the ring buffers in batches (into a new Buffer, or
-// straight into the caller's), so JavaScript never runs per event. Everything the kernel refuses becomes a JS Error carrying
+// attaches programs on request, and drains the ring buffers in batches straight into the caller's
+// buffer, so JavaScript never runs per event. Everything the kernel refuses becomes a JS Error carrying
 // errno, its name (code) and the failing operation (syscall); nothing here aborts the process.
 //
 // Attachments and maps are file descriptors: closing them (close(), or the kernel when the process
@@ -132,7 +132,6 @@ class ProbeSet : public Napi::ObjectWrap<ProbeSet> {
         InstanceMethod<&ProbeSet::MapLookup>("mapLookup"),
         InstanceMethod<&ProbeSet::MapDelete>("mapDelete"),
         InstanceMethod<&ProbeSet::OpenRing>("openRing"),
-        InstanceMethod<&ProbeSet::Drain>("drain"),
         InstanceMethod<&ProbeSet::DrainInto>("drainInto"),
         InstanceMethod<&ProbeSet::Pending>("pending"),
         InstanceMethod<&ProbeSet::YieldCpu>("yieldCpu"),
@@ -300,24 +299,10 @@ class ProbeSet : public Napi::ObjectWrap<ProbeSet> {
     return env.Undefined();
   }
 
-  // drain(maxBytes, summary?: Uint32Array): whole records, concatenated, at most maxBytes (at
-  // least one record), or null; fills summary as MergedDrain::read_into describes.
-  Napi::Value Drain(const Napi::CallbackInfo& info) {
-    Napi::Env env = info.Env();
-    return guarded(env, [&]() -> Napi::Value {
-      if (!ring_) return env.Null();
-      const size_t max = static_cast<size_t>(info[0].As<Napi::Number>().Int64Value());
-      // Kept at its largest size: no allocation (or zeroing) per drain once warm.
-      if (drained_.size() < max + kcap::kMaxRecordBytes) drained_.resize(max + kcap::kMaxRecordBytes);
-      auto [summary, words] = summary_arg(info, 1);
-      const size_t n = ring_->read_into(drained_.data(), drained_.size(), max, summary, words);
-      return n == 0 ? env.Null() : Napi::Buffer<uint8_t>::Copy(env, drained_.data(), n).As<Napi::Value>();
-    });
-  }
-
-  // drainInto(dst: Uint8Array, maxBytes, summary?): as drain, but into dst (which must hold
-  // maxBytes plus the largest record), so the capture writer's chunk takes the records without
-  // a copy in between; returns the bytes written.
+  // drainInto(dst: Uint8Array, maxBytes, summary?): whole records, concatenated into dst (which
+  // must hold maxBytes plus the largest record), at most maxBytes (at least one record when any
+  // is ready); fills summary as MergedDrain::read_into describes; returns the bytes written. The
+  // capture writer's chunk is dst, so the records reach it without a copy in between.
   Napi::Value DrainInto(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     return guarded(env, [&]() -> Napi::Value {
@@ -437,7 +422,6 @@ class ProbeSet : public Napi::ObjectWrap<ProbeSet> {
   uint32_t ring_bytes_ = 0;
   std::unique_ptr<kcap::MergedDrain> ring_;
   std::unique_ptr<kcap::PriorityGuard> guard_;  // after ring_: destroyed before it
-  std::vector<uint8_t> drained_;
 };
 
 // clockAnchor(): [CLOCK_BOOTTIME ns, CLOCK_REALTIME ns] read back to back.

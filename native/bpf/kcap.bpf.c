@@ -282,7 +282,7 @@ INLINE void listening_port(struct rec *r, const struct sys_exit_ctx *ctx)
 {
 	struct kcap_io *e = (struct kcap_io *)r->buf;
 	if (ctx->ret >= 0 && e->t.l4proto == IPPROTO_TCP && e->t.lport && filtered(r->cfg))
-		own_port(&r->cfg->off, fd_sock(&r->cfg->off, e->fd));
+		own_port(&r->cfg->off, file_sock(&r->cfg->off, fd_file(&r->cfg->off, e->fd)));
 }
 
 /* accept(fd, addr, &addrlen), accept4(fd, addr, &addrlen, flags) */
@@ -665,9 +665,12 @@ INLINE int probe_due(const struct kcap_config *cfg, __u64 sk)
 	return 1;
 }
 
-/* A closed socket's memory soon becomes another socket, which must not inherit its way. */
-INLINE void probe_forget(__u64 sk)
+/* A closed socket's memory soon becomes another socket, which must inherit neither its mark as
+ * a traced process's nor its tcp_probe way. */
+INLINE void forget_socket(const struct kcap_config *cfg, __u64 sk)
 {
+	if (filtered(cfg))
+		bpf_map_delete_elem(&kcap_socks, &sk);
 	struct probe_set *set = probe_set(sk);
 	if (!set)
 		return;
@@ -692,10 +695,11 @@ int kcap_sock_set_state(struct bpf_raw_tracepoint_args *ctx)
 	 * before the syscall's exit reads it. */
 	if (newstate == TCP_SYN_SENT && filtered(cfg) && traced(cfg, bpf_get_current_pid_tgid() >> 32))
 		own_socket(sk);
+	int keep = tcp_traced(cfg, sk);
 	if (newstate == TCP_CLOSE)
-		probe_forget(sk);
+		forget_socket(cfg, sk);
 	struct rec r;
-	if (!tcp_traced(cfg, sk) || !rec_begin(&r, cfg, KCAP_EVT_SOCK_SET_STATE, sizeof(struct kcap_evt_sock_set_state), 0))
+	if (!keep || !rec_begin(&r, cfg, KCAP_EVT_SOCK_SET_STATE, sizeof(struct kcap_evt_sock_set_state), 0))
 		return 0;
 	struct kcap_evt_sock_set_state *e = (struct kcap_evt_sock_set_state *)r.buf;
 	/* tuple */
@@ -704,9 +708,6 @@ int kcap_sock_set_state(struct bpf_raw_tracepoint_args *ctx)
 	e->oldstate = (__u32)ctx->args[1];
 	e->newstate = newstate;
 	rec_submit(&r);
-	/* The struct sock is freed soon and its memory may become another socket. */
-	if (newstate == TCP_CLOSE && filtered(cfg))
-		bpf_map_delete_elem(&kcap_socks, &sk);
 	return 0;
 }
 

@@ -164,7 +164,6 @@ INLINE void own_socket(__u64 sk)
 	bpf_map_update_elem(&kcap_socks, &sk, &one, BPF_ANY);
 }
 
-
 INLINE __u64 rd_u64(__u64 addr)
 {
 	__u64 v = 0;
@@ -326,10 +325,9 @@ INLINE __u64 fd_file(const struct kcap_offsets *o, __s32 fd)
 	return rd_u64(tab.fd + (__u64)fd * 8);
 }
 
-/* The struct sock of the current task's fd, which the caller knows to be a socket's. */
-INLINE __u64 fd_sock(const struct kcap_offsets *o, __s32 fd)
+/* The struct sock of a file the caller knows to be a socket's. */
+INLINE __u64 file_sock(const struct kcap_offsets *o, __u64 file)
 {
-	__u64 file = fd_file(o, fd);
 	__u64 sock = file ? rd_u64(file + o->file_private_data) : 0;
 	return sock ? rd_u64(sock + o->socket_sk) : 0;
 }
@@ -374,8 +372,7 @@ INLINE void fd_tuple(const struct kcap_config *cfg, __s32 fd, struct kcap_tuple 
 		return;
 	}
 	t->ino = ino;
-	__u64 sock = rd_u64(file + o->file_private_data);
-	__u64 sk = rd_u64(sock + o->socket_sk);
+	__u64 sk = file_sock(o, file);
 	sk_tuple(o, sk, t);
 	if (sk && t->l4proto == IPPROTO_TCP && filtered(cfg))
 		own_socket(sk);

@@ -304,11 +304,18 @@ export function openProbes(options: ProbeOptions = {}): Probes {
 
   const pendingBytes = (): number => (closed ? 0 : set.pending());
 
-  const countDrained = (bytes: number): void => {
-    if (bytes === 0) return;
-    drains++;
-    drainedBytes += bytes;
+  const drainInto = (dst: Uint8Array, maxBytes: number, summary?: Uint32Array): number => {
+    if (closed) return 0;
+    const n = set.drainInto(dst, maxBytes, summary);
+    if (n > 0) {
+      drains++;
+      drainedBytes += n;
+    }
+    return n;
   };
+
+  /** Where drain() takes a batch before handing out a copy of its size; kept between calls. */
+  let scratch = Buffer.alloc(0);
 
   const live = (what: string): void => {
     if (closed) throw new BpfError(`${what}: the probes are closed`, 'EKCAPCLOSED', undefined, undefined);
@@ -320,16 +327,11 @@ export function openProbes(options: ProbeOptions = {}): Probes {
     pendingBytes,
     drain(maxBytes = DEFAULT_DRAIN_BYTES, summary?: Uint32Array) {
       if (closed) return null;
-      const b = set.drain(maxBytes, summary);
-      countDrained(b?.length ?? 0);
-      return b;
+      if (scratch.length < maxBytes + MAX_RECORD_BYTES) scratch = Buffer.allocUnsafe(maxBytes + MAX_RECORD_BYTES);
+      const n = drainInto(scratch, maxBytes, summary);
+      return n === 0 ? null : Buffer.from(scratch.subarray(0, n));
     },
-    drainInto(dst, maxBytes, summary) {
-      if (closed) return 0;
-      const n = set.drainInto(dst, maxBytes, summary);
-      countDrained(n);
-      return n;
-    },
+    drainInto,
     lostPerCpu,
     addPid(pid) {
       live('addPid');

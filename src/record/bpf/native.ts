@@ -18,9 +18,8 @@ export interface NativeProbeSet {
   mapLookup(map: string, key: Buffer): Buffer | null;
   mapDelete(map: string, key: Buffer): boolean;
   openRing(map: string): void;
-  /** With a summary (see recordSummary in src/capture/writer.ts), fills it in for the batch. */
-  drain(maxBytes: number, summary?: Uint32Array): Buffer | null;
-  /** As drain, into dst (maxBytes plus MAX_RECORD_BYTES long at least); returns the bytes written. */
+  /** Whole records into dst (maxBytes plus MAX_RECORD_BYTES long at least); returns the bytes
+   * written. With a summary (see recordSummary in src/capture/writer.ts), fills it in for the batch. */
   drainInto(dst: Uint8Array, maxBytes: number, summary?: Uint32Array): number;
   pending(): number;
   /** Yields the CPU while the rings have room, decided on a thread of the addon's own (see
