@@ -278,11 +278,11 @@ int kcap_exit_bind(struct sys_exit_ctx *ctx) { return sockaddr_call(ctx, KCAP_EV
  * accept for a listener older than the recording) takes the TCP events of that port's
  * connections in its network namespace, including those before accept and after close, when no
  * fd holds the socket. */
-INLINE void listening_port(struct rec *r, const struct sys_exit_ctx *ctx)
+INLINE void listening_port(struct rec *r, const struct sys_exit_ctx *ctx, __s32 listen_fd)
 {
 	struct kcap_io *e = (struct kcap_io *)r->buf;
 	if (ctx->ret >= 0 && e->t.l4proto == IPPROTO_TCP && e->t.lport && filtered(r->cfg))
-		own_port(&r->cfg->off, file_sock(&r->cfg->off, fd_file(&r->cfg->off, e->fd)));
+		own_port(&r->cfg->off, file_sock(&r->cfg->off, fd_file(&r->cfg->off, listen_fd)));
 }
 
 /* accept(fd, addr, &addrlen), accept4(fd, addr, &addrlen, flags) */
@@ -294,7 +294,7 @@ INLINE int accept_call(struct sys_exit_ctx *ctx, __u16 type)
 	struct kcap_evt_accept *e = (struct kcap_evt_accept *)r.buf;
 	/* fd: the accepted socket (-1 on failure), with its tuple */
 	io_fixed(&r, ctx, ctx->ret >= 0 ? (__s32)ctx->ret : -1, 0);
-	listening_port(&r, ctx);
+	listening_port(&r, ctx, (__s32)r.s->args[0]);
 	/* listen_fd */
 	e->listen_fd = (__s32)r.s->args[0];
 	e->pad0 = 0;
@@ -320,7 +320,7 @@ INLINE int int_arg_call(struct sys_exit_ctx *ctx, __u16 type)
 	struct kcap_evt_listen *e = (struct kcap_evt_listen *)r.buf;
 	io_fixed(&r, ctx, (__s32)r.s->args[0], 0);
 	if (type == KCAP_EVT_LISTEN)
-		listening_port(&r, ctx);
+		listening_port(&r, ctx, (__s32)r.s->args[0]);
 	/* backlog (listen) / how (shutdown) */
 	e->backlog = (__s32)r.s->args[1];
 	e->pad0 = 0;
@@ -575,6 +575,7 @@ int kcap_exit(struct bpf_raw_tracepoint_args *ctx)
 
 #define TCP_SYN_SENT 2
 #define TCP_CLOSE 7
+#define TCP_LISTEN 10
 
 INLINE struct kcap_config *tcp_config(void)
 {
@@ -666,11 +667,14 @@ INLINE int probe_due(const struct kcap_config *cfg, __u64 sk)
 }
 
 /* A closed socket's memory soon becomes another socket, which must inherit neither its mark as
- * a traced process's nor its tcp_probe way. */
-INLINE void forget_socket(const struct kcap_config *cfg, __u64 sk)
+ * a traced process's nor its tcp_probe way; a closed listener's port is free for another process. */
+INLINE void forget_socket(const struct kcap_config *cfg, __u64 sk, __u32 oldstate)
 {
-	if (filtered(cfg))
+	if (filtered(cfg)) {
 		bpf_map_delete_elem(&kcap_socks, &sk);
+		if (oldstate == TCP_LISTEN)
+			forget_port(&cfg->off, sk);
+	}
 	struct probe_set *set = probe_set(sk);
 	if (!set)
 		return;
@@ -697,7 +701,7 @@ int kcap_sock_set_state(struct bpf_raw_tracepoint_args *ctx)
 		own_socket(sk);
 	int keep = tcp_traced(cfg, sk);
 	if (newstate == TCP_CLOSE)
-		forget_socket(cfg, sk);
+		forget_socket(cfg, sk, (__u32)ctx->args[1]);
 	struct rec r;
 	if (!keep || !rec_begin(&r, cfg, KCAP_EVT_SOCK_SET_STATE, sizeof(struct kcap_evt_sock_set_state), 0))
 		return 0;

@@ -109,13 +109,16 @@ KCAP_MAP(kcap_lost, BPF_MAP_TYPE_PERCPU_ARRAY, sizeof(__u32), sizeof(__u64), 1, 
  * of every TCP socket a traced process used, and the ports traced processes listen on. */
 KCAP_MAP(kcap_socks, BPF_MAP_TYPE_LRU_HASH, sizeof(__u64), sizeof(__u8), 65536, 0);
 /* A listening port is its network namespace's: the same port in another namespace (another
- * container's) is another service. Layout mirrored by lportKey() in src/record/bpf/index.ts. */
+ * container's) is another service. Layout mirrored by lportKey() in src/record/bpf/index.ts.
+ * The value is the struct sock of the traced listener that owns the port, so that its close
+ * ends the port's following; 0 while not known (a port from the start tables until its first
+ * accept). */
 struct lport_key {
 	__u32 netns; /* inode number of the socket's network namespace */
 	__u16 port;
 	__u16 pad;
 };
-KCAP_MAP(kcap_lports, BPF_MAP_TYPE_HASH, sizeof(struct lport_key), sizeof(__u8), 4096, 0);
+KCAP_MAP(kcap_lports, BPF_MAP_TYPE_HASH, sizeof(struct lport_key), sizeof(__u64), 4096, 0);
 /* tcp_probe rate limit: (struct sock address, boot ns of its last tcp_probe record) in sets of
  * two ways, indexed by a hash of the address. An array lookup costs a few instructions where a
  * hash map's costs a helper call and, for an LRU, a shared write. A socket takes a way only once
@@ -339,12 +342,22 @@ INLINE struct lport_key lport_of(const struct kcap_offsets *o, __u64 sk)
 	return k;
 }
 
-INLINE void own_port(const struct kcap_offsets *o, __u64 sk)
+INLINE void own_port(const struct kcap_offsets *o, __u64 listener)
 {
-	struct lport_key k = lport_of(o, sk);
-	__u8 one = 1;
+	struct lport_key k = lport_of(o, listener);
 	if (k.port)
-		bpf_map_update_elem(&kcap_lports, &k, &one, BPF_ANY);
+		bpf_map_update_elem(&kcap_lports, &k, &listener, BPF_ANY);
+}
+
+/* A closing listener ends its port's following if it owns the port: another process may listen
+ * there next. With SO_REUSEPORT, a traced listener closing before the port's owner keeps it
+ * followed; the owner closing first drops it until another traced listener's next accept. */
+INLINE void forget_port(const struct kcap_offsets *o, __u64 listener)
+{
+	struct lport_key k = lport_of(o, listener);
+	__u64 *owner = bpf_map_lookup_elem(&kcap_lports, &k);
+	if (owner && *owner == listener)
+		bpf_map_delete_elem(&kcap_lports, &k);
 }
 
 /* The tuple of the current task's fd, all zero when the fd is not a socket. A TCP socket read

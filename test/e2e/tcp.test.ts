@@ -4,9 +4,9 @@
  * no socket sent it) and a reset received; a served connection
  * carries the kernel's smoothed RTT samples. Under a process filter, TCP events follow the sockets
  * of the traced processes, whichever task the kernel runs them in, and a traced listener's port
- * only in its own network namespace.
+ * only in its own network namespace and only while it listens.
  */
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -87,15 +87,10 @@ describeBpf('TCP health on a real recording', () => {
     // An untraced server on nginx's address and port, in a namespace of its own.
     const ns = `kcap-tcp-${process.pid}`;
     execFileSync('ip', ['netns', 'add', ns]);
-    const twin = spawn('ip', ['netns', 'exec', ns, process.execPath, '-e',
-      `require('http').createServer((q, s) => s.end('twin')).listen(${nginx!.port}, '127.0.0.1', () => console.log('ready'))`],
-    { stdio: ['ignore', 'pipe', 'inherit'] });
+    let twin: ChildProcess | undefined;
     try {
       execFileSync('ip', ['-n', ns, 'link', 'set', 'lo', 'up']);
-      await new Promise<void>((ready, fail) => {
-        twin.stdout.on('data', (d: Buffer) => { if (d.toString().includes('ready')) ready(); });
-        twin.once('exit', (code) => fail(new Error(`the twin server exited ${code}`)));
-      });
+      twin = await startTwin(nginx!.port, ['ip', 'netns', 'exec', ns]);
       const file = join(dir, 'netns.kcap');
       const twinSaid = await recordWhile(file, async () => {
         for (let i = 0; i < n; i++) await client('curl', ['-s', '-o', '/dev/null', url]);
@@ -109,8 +104,50 @@ describeBpf('TCP health on a real recording', () => {
       expect(r.tcp.totals.established).toBe(n);
       expect(r.tcp.connections.filter((x) => x.local.endsWith(`:${nginx!.port}`) && x.rttSamples > 0)).toHaveLength(n);
     } finally {
-      twin.kill();
+      twin?.kill();
       execFileSync('ip', ['netns', 'delete', ns]);
     }
   });
+
+  it.each(['before', 'during'])('stops following a traced listener\'s port once it closes (nginx listening from %s the recording)', async (when) => {
+    const n = 3;
+    const m = 2;
+    const file = join(dir, `closed-${when}.kcap`);
+    let server = when === 'before' ? await startNginx({ 'index.html': 'y' }) : undefined;
+    let twin: ChildProcess | undefined;
+    try {
+      const { port, twinSaid } = await recordWhile(file, async () => {
+        server ??= await startNginx({ 'index.html': 'y' });
+        const url = `http://127.0.0.1:${server.port}/`;
+        for (let i = 0; i < n; i++) await client('curl', ['-s', '-o', '/dev/null', url]);
+        await server.stop();
+        // An untraced server on the port nginx left, in the same namespace.
+        twin = await startTwin(server.port);
+        const said: string[] = [];
+        for (let i = 0; i < m; i++) said.push(await client('curl', ['-s', url]));
+        return { port: server.port, twinSaid: said };
+      }, 30, ['--comm', 'nginx']);
+      expect(twinSaid).toEqual(Array(m).fill('twin'));
+      const r = await analyzeJson(file);
+      // nginx's connections only: its port was followed while it listened, and no longer. A
+      // nginx started during the recording also served startNginx's readiness check.
+      expect(r.tcp.totals.established).toBe(n + (when === 'during' ? 1 : 0));
+      expect(r.tcp.connections.every((x) => x.local.endsWith(`:${port}`) || x.remote.endsWith(`:${port}`))).toBe(true);
+    } finally {
+      twin?.kill();
+      await server?.stop();
+    }
+  });
 });
+
+/** An untraced node HTTP server answering "twin" on 127.0.0.1:`port`, run through `prefix` (e.g. `ip netns exec NS`). */
+async function startTwin(port: number, prefix: readonly string[] = []): Promise<ChildProcess> {
+  const [cmd, ...args] = [...prefix, process.execPath, '-e',
+    `require('http').createServer((q, s) => s.end('twin')).listen(${port}, '127.0.0.1', () => console.log('ready'))`];
+  const twin = spawn(cmd!, args, { stdio: ['ignore', 'pipe', 'inherit'] });
+  await new Promise<void>((ready, fail) => {
+    twin.stdout.on('data', (d: Buffer) => { if (d.toString().includes('ready')) ready(); });
+    twin.once('exit', (code) => fail(new Error(`the twin server exited ${code}`)));
+  });
+  return twin;
+}

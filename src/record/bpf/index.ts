@@ -124,7 +124,8 @@ export interface Probes {
   yielding(): boolean;
   /** Under a process filter, TCP ports traced processes listen on: the TCP events of their
    * connections are kept, also before accept and after close (listen and accept add theirs in
-   * the kernel; this is for listeners older than the recording). */
+   * the kernel; this is for listeners older than the recording). Such a port is followed until
+   * the listener that owns it closes, known to the kernel from the port's first accept. */
   addListenPorts(ports: Iterable<ListenPort>): void;
   stats(): ProbeStats;
   /** Detaches every program and frees the maps; idempotent. */
@@ -155,6 +156,9 @@ export function possibleCpus(): number {
   const last = text.split(',').pop()!.split('-').pop()!;
   return Number.parseInt(last, 10) + 1;
 }
+
+/** A kcap_lports value: the owning listener's struct sock, not known from /proc. */
+const NO_OWNER = Buffer.alloc(8);
 
 /** struct lport_key of native/bpf/kcap_common.h. */
 function lportKey(p: ListenPort): Buffer {
@@ -348,7 +352,7 @@ export function openProbes(options: ProbeOptions = {}): Probes {
     yielding: () => !closed && set.yielding(),
     addListenPorts(ports) {
       live('addListenPorts');
-      for (const p of ports) wrapNative(`following TCP port ${p.port}`, () => set.mapUpdate('kcap_lports', lportKey(p), Buffer.from([1])));
+      for (const p of ports) wrapNative(`following TCP port ${p.port}`, () => set.mapUpdate('kcap_lports', lportKey(p), NO_OWNER));
     },
     stats() {
       return {
