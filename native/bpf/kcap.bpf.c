@@ -30,8 +30,11 @@ INLINE struct stash *stash_put(const struct sys_enter_ctx *ctx, int nargs)
 	struct stash *s = bpf_map_lookup_elem(&kcap_stash, &tid);
 	if (!s) {
 		struct stash init = {};
-		if (bpf_map_update_elem(&kcap_stash, &tid, &init, BPF_ANY))
+		/* The table full (every entry a live traced thread): this syscall's event is lost. */
+		if (bpf_map_update_elem(&kcap_stash, &tid, &init, BPF_ANY)) {
+			count_lost();
 			return 0;
+		}
 		s = bpf_map_lookup_elem(&kcap_stash, &tid);
 		if (!s)
 			return 0;
