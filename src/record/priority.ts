@@ -12,15 +12,13 @@
 import { getPriority } from 'node:os';
 import { readFileSync } from 'node:fs';
 import type { Probes } from './bpf/index.js';
+import { guardIntervalMs } from './pacing.js';
 
 const LOWEST = 19;
 const CAP_SYS_NICE = 23n;
 /** Ring fill (fraction) above which the recorder takes its starting priority back, and below which it yields again. */
 const BOOST_ABOVE = 1 / 4;
 const YIELD_BELOW = 1 / 32;
-/** How often the fill is looked at: a quarter of a 4 MiB ring fills in about 10 ms at the fastest
- * rate measured on one CPU (100 MiB/s). */
-const CHECK_INTERVAL_MS = 2;
 
 /** Starts yielding where the starting priority can be taken back (`mayRaise`); returns whether it does. */
 export function yieldCpu(probes: Probes, mayRaise = hasCapSysNice()): boolean {
@@ -29,7 +27,7 @@ export function yieldCpu(probes: Probes, mayRaise = hasCapSysNice()): boolean {
     boostAboveBytes: probes.ringBytes * BOOST_ABOVE,
     yieldBelowBytes: probes.ringBytes * YIELD_BELOW,
     lowNice: LOWEST,
-    intervalMs: CHECK_INTERVAL_MS,
+    intervalMs: guardIntervalMs(probes.ringBytes, BOOST_ABOVE),
   });
   return true;
 }

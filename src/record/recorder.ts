@@ -1,8 +1,8 @@
 /**
  * `kcap record`: attaches the probes, snapshots the host tables, then drains the ring buffer into a
  * capture file until told to stop. Probes are attached before the snapshot so that nothing falls
- * between the two; the drain runs on a short timer because the programs never wake us per event
- * (the wakeup cost dominates tracing overhead).
+ * between the two; the drain runs on a timer paced by the event rate (pacing.ts) because the
+ * programs never wake us per event (the wakeup cost dominates tracing overhead).
  */
 import { countRecords } from '../capture/chunk.js';
 import { CaptureError, CaptureWriter, recordSummary } from '../capture/index.js';
@@ -13,6 +13,7 @@ import { EVENT_SCHEMA } from '../schema/events.generated.js';
 import { resolveSchema } from '../schema/schema.js';
 import { BpfError, checkBpfSupport, clockAnchor, MAX_RECORD_BYTES, openProbes, possibleCpus, type ListenPort, type Probes } from './bpf/index.js';
 import { pidsInContainer, readMachineInfo, snapshotTables } from './proc/index.js';
+import { drainIntervalMs } from './pacing.js';
 import { yieldCpu } from './priority.js';
 import { RecordSelector } from './select.js';
 import { startStopped, type TracedCommand } from './target.js';
@@ -62,11 +63,6 @@ export class RecordError extends Error {
   override readonly name = 'RecordError';
 }
 
-/** How often the rings are drained. The programs never wake the recorder (a wakeup costs more
- * than the tracing itself); each turn costs the recorder a fixed ~0.1 ms, and 20 ms of events at
- * the fastest rate measured (105 MiB/s, all CPUs) is 2.1 MiB, a fifteenth of the 32 MiB each of 2
- * CPUs gets (half of the 4 MiB a CPU gets at the least, were one CPU to write it all). */
-export const DRAIN_INTERVAL_MS = 20;
 /** zstd level of recorded chunks: level 1 writes about 1.3x faster than 3 on event data (bench/
  * capture.bench.ts) for files about 6% larger, and the recorder shares the CPU with what it traces. */
 export const RECORD_ZSTD_LEVEL = 1;
@@ -144,6 +140,8 @@ class DrainLoop {
   private readonly started = performance.now();
   private events = 0;
   private bytesRaw = 0;
+  /** Bytes taken from the rings, before any selection: what paces the drain. */
+  private fromRings = 0;
   private lostSeen: number[] = [];
   private nextLostCheck = 0;
   private readonly summary = recordSummary(possibleCpus());
@@ -157,19 +155,34 @@ class DrainLoop {
     private readonly writer: CaptureWriter, command: TracedCommand | undefined,
     private readonly selector: RecordSelector | undefined) {
     yieldCpu(probes);
-    opts.stopSignal?.then(() => { this.reason ??= 'signal'; });
-    command?.exited.then((code) => { this.commandExit = code; this.reason ??= 'command-exit'; });
+    opts.stopSignal?.then(() => { this.reason ??= 'signal'; this.wake(); });
+    command?.exited.then((code) => { this.commandExit = code; this.reason ??= 'command-exit'; this.wake(); });
+  }
+
+  /** Ends the wait for the next drain turn early (a stop needs no turn to wait for). */
+  private wake: () => void = () => undefined;
+
+  private sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(resolve, ms);
+      this.wake = () => { clearTimeout(timer); resolve(); };
+    });
   }
 
   async run(): Promise<RecordResult> {
     const deadline = this.opts.durationMs === undefined ? Infinity : this.started + this.opts.durationMs;
     let nextStatus = this.started + 1000;
     let nextStats = this.started + STATS_INTERVAL_MS;
+    let lastTurn = this.started;
+    let waitMs = drainIntervalMs(this.probes.ringBytes, 0);
     while (this.reason === undefined) {
-      await new Promise((r) => setTimeout(r, DRAIN_INTERVAL_MS));
+      await this.sleep(Math.max(0, Math.min(waitMs, deadline - performance.now())));
       const now = performance.now();
       if (now >= deadline) this.reason ??= 'duration';
+      const drainedBefore = this.fromRings;
       if (!this.guarded(() => this.drainOnce())) break;
+      waitMs = drainIntervalMs(this.probes.ringBytes, (this.fromRings - drainedBefore) / Math.max(now - lastTurn, 1));
+      lastTurn = now;
       if (now >= nextStats) {
         nextStats = now + STATS_INTERVAL_MS;
         if (!this.guarded(() => this.writer.writeStats())) break;
@@ -225,6 +238,7 @@ class DrainLoop {
     if (this.selector) {
       const drained = this.probes.drain(DRAIN_BATCH_BYTES);
       if (!drained) return null;
+      this.fromRings += drained.length;
       const batch = this.selector.select(drained);
       this.events += countRecords(batch);
       this.writer.append(batch);
@@ -236,6 +250,7 @@ class DrainLoop {
     const tail = this.writer.tail(room + MAX_RECORD_BYTES);
     const n = this.probes.drainInto(tail, room, this.summary);
     if (n === 0) return null;
+    this.fromRings += n;
     const batch = this.opts.onBatch ? tail.slice(0, n) : tail.subarray(0, n);
     this.events += this.summary[0]!;
     this.writer.commitSummarized(n, this.summary);
