@@ -27,6 +27,7 @@ import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node
 import { cpus, release, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadedPrograms } from '../src/record/bpf/index.js';
+import { detached, startRecording } from './lib/recording.js';
 import { ensurePackages, startNginx, startRedis, type Server } from '../test/helpers/servers.js';
 
 const KCAP = new URL('../bin/kcap.js', import.meta.url).pathname;
@@ -130,11 +131,6 @@ interface Traced {
   top: Array<[string, number, number]>;
 }
 
-/** Waits until no kcap program is loaded any more (a recorder detaches in the background). */
-async function detached(): Promise<void> {
-  while (loadedPrograms().some((p) => p.name.startsWith('kcap_'))) await new Promise((r) => setTimeout(r, 100));
-}
-
 /** A way of recording: which kcap, with which arguments. */
 interface Mode {
   readonly label: string;
@@ -146,16 +142,8 @@ interface Mode {
 async function traced(w: Workload, dir: string, mode: Mode, stats: boolean): Promise<Traced> {
   writeFileSync(BPF_STATS, stats ? '1' : '0');
   const file = join(dir, 'bench.kcap');
-  const rec = spawn(process.execPath, [mode.kcap, 'record', '-o', file, ...mode.args], { stdio: ['ignore', 'ignore', 'pipe'] });
-  let stderr = '';
-  await new Promise<void>((resolve, reject) => {
-    rec.stderr.on('data', (d: Buffer) => {
-      stderr += d.toString();
-      if (stderr.includes('recording to')) resolve();
-    });
-    rec.once('exit', (code) => reject(new Error(`kcap record exited ${code}: ${stderr}`)));
-  });
-  const exited = new Promise<number | null>((resolve) => rec.once('exit', resolve));
+  const recording = await startRecording(mode.kcap, file, mode.args);
+  const rec = recording.child;
   const cpu0 = cpuSeconds(rec.pid!);
   const t0 = performance.now();
   const { rps, cpuUsPerRequest } = await runMeasured(w);
@@ -163,9 +151,7 @@ async function traced(w: Workload, dir: string, mode: Mode, stats: boolean): Pro
   const cpu = cpuSeconds(rec.pid!) - cpu0;
   const rss = peakRssMiB(rec.pid!);
   const progs = stats ? loadedPrograms().filter((p) => p.name.startsWith('kcap_') && p.runCount > 0) : [];
-  rec.kill('SIGINT');
-  const code = await exited;
-  if (code !== 0) throw new Error(`kcap record exited ${code}: ${stderr}`);
+  const stderr = await recording.stop();
   const done = /wrote .*?(\d+) events .*? ([\d.]+) MB written\s+(\d+) lost/.exec(stderr);
   if (!done) throw new Error(`unexpected kcap record output: ${stderr}`);
   const events = Number(done[1]);
