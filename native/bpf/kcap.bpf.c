@@ -645,8 +645,9 @@ INLINE struct probe_set *probe_set(__u64 sk)
 /* Whether this socket's tcp_probe is due, for a socket whose events are kept: tcp_probe fires
  * for every segment, which would double the event rate of a busy connection for a value (the
  * RTT) that changes slowly. The socket's way is looked at before the process filter's maps:
- * nearly every segment of a recorded socket stops there. */
-INLINE int probe_due(const struct kcap_config *cfg, __u64 sk)
+ * nearly every segment of a recorded socket stops there. A due record is stamped with the
+ * limit's own clock reading (*now), so records of a socket are never less than an interval apart. */
+INLINE int probe_due(const struct kcap_config *cfg, __u64 sk, __u64 *now_out)
 {
 	__u64 interval = cfg->tcp_probe_interval_ns;
 	struct probe_set *set = interval ? probe_set(sk) : 0;
@@ -666,6 +667,7 @@ INLINE int probe_due(const struct kcap_config *cfg, __u64 sk)
 		return 0;
 	w->sk = sk;
 	w->last = now;
+	*now_out = now;
 	return 1;
 }
 
@@ -724,11 +726,14 @@ int kcap_tcp_probe(struct bpf_raw_tracepoint_args *ctx)
 {
 	struct kcap_config *cfg = tcp_config();
 	__u64 sk = ctx->args[0];
+	__u64 now = 0;
 	struct rec r;
-	if (!cfg || !probe_due(cfg, sk) ||
+	if (!cfg || !probe_due(cfg, sk, &now) ||
 	    !rec_begin(&r, cfg, KCAP_EVT_TCP_PROBE, sizeof(struct kcap_evt_tcp_probe), 0))
 		return 0;
 	struct kcap_evt_tcp_probe *e = (struct kcap_evt_tcp_probe *)r.buf;
+	if (now)
+		e->hdr.ts = now;
 	/* tuple */
 	sock_tuple(&cfg->off, sk, (struct kcap_tuple *)&e->ino);
 	/* srtt_us (the kernel keeps it shifted left by 3), snd_cwnd, snd_wnd, rcv_wnd */
