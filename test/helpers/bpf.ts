@@ -59,6 +59,24 @@ export function decodeAll(chunks: readonly Buffer[]): DecodedRecord[] {
   return out;
 }
 
+/** Runs `load` while draining every 5 ms, as the recorder does (a busy load would fill the rings
+ * otherwise), then drains what is left; resolves to what `load` gave and every record. */
+export async function recordDuring<T>(probes: Probes, load: () => Promise<T>): Promise<{ result: T; records: DecodedRecord[] }> {
+  const chunks: Buffer[] = [];
+  const timer = setInterval(() => {
+    const b = probes.drain();
+    if (b) chunks.push(b);
+  }, 5);
+  let result: T;
+  try {
+    result = await load();
+  } finally {
+    clearInterval(timer);
+  }
+  await drainAll(probes, chunks);
+  return { result, records: decodeAll(chunks) };
+}
+
 /** Drains until nothing more arrives for a while (records of exiting processes come late). */
 export async function drainAll(probes: Probes, into: Buffer[], quietMs = 200): Promise<void> {
   let quietSince = Date.now();

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { openProbes, type Probes } from '../../src/record/bpf/index.js';
 import type { DecodedRecord } from '../../src/schema/decode.js';
-import { decodeAll, describeBpf, drainAll, freePort, spawnTraced, waitForPort, type Traced } from '../helpers/bpf.js';
+import { describeBpf, freePort, recordDuring, spawnTraced, waitForPort, type Traced } from '../helpers/bpf.js';
 
 const REQUESTS = 20_000;
 const SET = '\r\nSET\r\n';
@@ -37,25 +37,18 @@ describeBpf('BPF probes: redis-server under redis-benchmark', () => {
     dir = mkdtempSync(join(tmpdir(), 'kcap-redis-'));
     port = await freePort();
     probes = openProbes({ pids: [], snaplen: 4096 });
-    const chunks: Buffer[] = [];
-    // Drain while the load runs, as the recorder does.
-    const timer = setInterval(() => {
-      const b = probes.drain();
-      if (b) chunks.push(b);
-    }, 5);
-    try {
-      server = spawnTraced(`redis-server --port ${port} --bind 127.0.0.1 --save '' --appendonly no --dir ${dir}`, probes);
-      await waitForPort(port);
-      bench = spawnTraced(`redis-benchmark -p ${port} -n ${REQUESTS} -c 10 -t set`, probes);
-      expect(await bench.exited).toBe(0);
-      completed = Number(/(\d+) requests completed/.exec(bench.stdout())?.[1]);
-    } finally {
-      clearInterval(timer);
-      server?.child.kill('SIGTERM');
-      await server?.exited;
-    }
-    await drainAll(probes, chunks);
-    records = decodeAll(chunks);
+    ({ result: completed, records } = await recordDuring(probes, async () => {
+      try {
+        server = spawnTraced(`redis-server --port ${port} --bind 127.0.0.1 --save '' --appendonly no --dir ${dir}`, probes);
+        await waitForPort(port);
+        bench = spawnTraced(`redis-benchmark -p ${port} -n ${REQUESTS} -c 10 -t set`, probes);
+        expect(await bench.exited).toBe(0);
+        return Number(/(\d+) requests completed/.exec(bench.stdout())?.[1]);
+      } finally {
+        server?.child.kill('SIGTERM');
+        await server?.exited;
+      }
+    }));
   });
 
   afterAll(() => {

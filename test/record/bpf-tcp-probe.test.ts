@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { openProbes, type Probes } from '../../src/record/bpf/index.js';
 import type { DecodedRecord } from '../../src/schema/decode.js';
-import { decodeAll, describeBpf, drainAll, spawnTraced } from '../helpers/bpf.js';
+import { describeBpf, recordDuring, spawnTraced } from '../helpers/bpf.js';
 
 const CONNECTIONS = 1000;
 const ROUNDS = 40;
@@ -49,20 +49,11 @@ describeBpf('tcp_probe\'s rate limit with sockets sharing its sets', () => {
     const script = join(dir, 'pinger.js');
     writeFileSync(script, PINGER);
     probes = openProbes({ pids: [], snaplen: 64 });
-    const chunks: Buffer[] = [];
-    const timer = setInterval(() => {
-      const b = probes.drain();
-      if (b) chunks.push(b);
-    }, 5);
-    try {
+    ({ result, records } = await recordDuring(probes, async () => {
       const pinger = spawnTraced(`${process.execPath} ${script}`, probes);
       expect(await pinger.exited).toBe(0);
-      result = JSON.parse(pinger.stdout().trim()) as typeof result;
-    } finally {
-      clearInterval(timer);
-    }
-    await drainAll(probes, chunks);
-    records = decodeAll(chunks);
+      return JSON.parse(pinger.stdout().trim()) as typeof result;
+    }));
   });
 
   afterAll(() => {
