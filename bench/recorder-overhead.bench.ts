@@ -3,10 +3,11 @@
  * of redis-benchmark against redis-server, and of wrk against nginx, on loopback, untraced and
  * while `kcap record` traces every process or only the server (`--comm`). Prints requests/s, the
  * traced share of untraced throughput, events/s, bytes/s of events and of file, lost events, and
- * the recorder's CPU (user + system, from /proc, while the workload ran) and peak RSS. It also prints
- * the machine's busy CPU time per request (/proc/stat, all CPUs, steal left out): on a shared VM
- * whose neighbours take a varying share of the CPU, untraced over traced CPU per request is a
- * steadier measure of the cost than throughput, which moves ±15 % between runs.
+ * the recorder's CPU (user + system, from /proc, while the workload ran), its peak RSS and its
+ * PSS (which counts the twice-mapped rings once). It also prints the machine's busy CPU time per
+ * request (/proc/stat, all CPUs, steal left out): on a shared VM whose neighbours take a varying
+ * share of the CPU, untraced over traced CPU per request is a steadier measure of the cost than
+ * throughput, which moves ±15 % between runs.
  *
  * Runs alternate (untraced, traced all, traced server, untraced, …) so drift in a shared machine's
  * load hits every mode alike, and medians are reported with every run's figure. Throughput runs
@@ -117,6 +118,13 @@ function peakRssMiB(pid: number): number {
   return Number(m?.[1] ?? 0) / 1024;
 }
 
+/** Proportional set size: RSS counts each ring page twice (the kernel maps a ring's data area
+ * twice, back to back, so that records wrapping its end read as one piece); PSS counts it once. */
+function pssMiB(pid: number): number {
+  const m = /^Pss:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8'));
+  return Number(m?.[1] ?? 0) / 1024;
+}
+
 interface Traced {
   rps: number;
   cpuUsPerRequest: number;
@@ -125,6 +133,7 @@ interface Traced {
   fileMibPerSec: number;
   recorderCpu: number;
   recorderRssMiB: number;
+  recorderPssMiB: number;
   lost: number;
   /** ns spent in kcap's programs per recorded event (bpf_stats runs only). */
   bpfNsPerEvent: number;
@@ -150,6 +159,7 @@ async function traced(w: Workload, dir: string, mode: Mode, stats: boolean): Pro
   const seconds = (performance.now() - t0) / 1000;
   const cpu = cpuSeconds(rec.pid!) - cpu0;
   const rss = peakRssMiB(rec.pid!);
+  const pss = pssMiB(rec.pid!);
   const progs = stats ? loadedPrograms().filter((p) => p.name.startsWith('kcap_') && p.runCount > 0) : [];
   const stderr = await recording.stop();
   const done = /wrote .*?(\d+) events .*? ([\d.]+) MB written\s+(\d+) lost/.exec(stderr);
@@ -163,7 +173,7 @@ async function traced(w: Workload, dir: string, mode: Mode, stats: boolean): Pro
   const top = progs.sort((a, b) => b.runTimeNs - a.runTimeNs).slice(0, 5)
     .map((p): [string, number, number] => [p.name, p.runTimeNs / p.runCount, p.runCount]);
   return { rps, cpuUsPerRequest, eventsPerSec: events / seconds, mibPerSec: info.rawBytes / seconds / 2 ** 20, fileMibPerSec: fileBytes / seconds / 2 ** 20,
-    recorderCpu: cpu / seconds, recorderRssMiB: rss, lost: Number(done[3]), bpfNsPerEvent: bpfNs / events, top };
+    recorderCpu: cpu / seconds, recorderRssMiB: rss, recorderPssMiB: pss, lost: Number(done[3]), bpfNsPerEvent: bpfNs / events, top };
 }
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
@@ -176,7 +186,7 @@ function summary(label: string, ts: Traced[], withStats: Traced, base: Untraced)
     + `CPU ${cpu.toFixed(1)} µs/request (untraced/traced ${(100 * base.cpuUsPerRequest / cpu).toFixed(1)} %)  `
     + `${median(ts.map((t) => t.eventsPerSec)).toFixed(0).padStart(7)} events/s  `
     + `${median(ts.map((t) => t.mibPerSec)).toFixed(1).padStart(5)} MiB/s (file ${median(ts.map((t) => t.fileMibPerSec)).toFixed(1)})  `
-    + `recorder ${(100 * median(ts.map((t) => t.recorderCpu))).toFixed(1)} % CPU, ${median(ts.map((t) => t.recorderRssMiB)).toFixed(0)} MiB RSS  `
+    + `recorder ${(100 * median(ts.map((t) => t.recorderCpu))).toFixed(1)} % CPU, ${median(ts.map((t) => t.recorderRssMiB)).toFixed(0)} MiB peak RSS (PSS ${median(ts.map((t) => t.recorderPssMiB)).toFixed(0)} MiB)  `
     + `lost ${ts.reduce((n, t) => n + t.lost, 0)}\n`
     + `      runs: ${runList(ts.map((t) => t.rps))}; CPU µs/request: ${ts.map((t) => t.cpuUsPerRequest.toFixed(1)).join(', ')}\n`
     + `      with bpf_stats: ${withStats.bpfNsPerEvent.toFixed(0)} ns in kcap's programs per event; `
