@@ -342,10 +342,14 @@ INLINE struct lport_key lport_of(const struct kcap_offsets *o, __u64 sk)
 	return k;
 }
 
+/* Every accept comes here: a port its listener already owns costs a lookup, not a hash update. */
 INLINE void own_port(const struct kcap_offsets *o, __u64 listener)
 {
 	struct lport_key k = lport_of(o, listener);
-	if (k.port)
+	if (!k.port)
+		return;
+	__u64 *owner = bpf_map_lookup_elem(&kcap_lports, &k);
+	if (!owner || *owner != listener)
 		bpf_map_update_elem(&kcap_lports, &k, &listener, BPF_ANY);
 }
 
