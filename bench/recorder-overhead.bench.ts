@@ -19,6 +19,12 @@
  * With a baseline (the bin/kcap.js of another checkout, built), its runs alternate with this
  * build's too, so a change is compared with its predecessor under the same machine load.
  *
+ * The floor mode records with a BPF object whose programs all return at once (lib/floor-object.ts,
+ * built with clang-14): what the attached tracepoints cost by themselves, which bounds from above
+ * the throughput any version of the programs and the recorder can keep. "paired" is the median of
+ * each run's throughput over the untraced run just before it, steadier than the ratio of medians
+ * when the machine's speed drifts during the bench.
+ *
  *   npx tsx bench/recorder-overhead.bench.ts [runs=5] [redis-requests=200000] [wrk-seconds=3] [baseline/bin/kcap.js]
  *
  * KCAP_BENCH_WORKLOADS=redis (or nginx) measures one workload only, for a quicker A/B.
@@ -28,6 +34,7 @@ import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node
 import { cpus, release, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadedPrograms } from '../src/record/bpf/index.js';
+import { buildFloorObject } from './lib/floor-object.js';
 import { detached, startRecording } from './lib/recording.js';
 import { ensurePackages, startNginx, startRedis, type Server } from '../test/helpers/servers.js';
 
@@ -145,13 +152,16 @@ interface Mode {
   readonly label: string;
   readonly kcap: string;
   readonly args: readonly string[];
+  readonly env?: Readonly<Record<string, string>>;
+  /** Whether a bpf_stats run tells anything (not for programs that record nothing). */
+  readonly stats: boolean;
 }
 
 /** Runs the workload once while `kcap record` records it into a file. */
 async function traced(w: Workload, dir: string, mode: Mode, stats: boolean): Promise<Traced> {
   writeFileSync(BPF_STATS, stats ? '1' : '0');
   const file = join(dir, 'bench.kcap');
-  const recording = await startRecording(mode.kcap, file, mode.args);
+  const recording = await startRecording(mode.kcap, file, mode.args, mode.env);
   const rec = recording.child;
   const cpu0 = cpuSeconds(rec.pid!);
   const t0 = performance.now();
@@ -179,28 +189,30 @@ async function traced(w: Workload, dir: string, mode: Mode, stats: boolean): Pro
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 const runList = (xs: number[]) => xs.map((x) => x.toFixed(0)).join(', ');
 
-function summary(label: string, ts: Traced[], withStats: Traced, base: Untraced): string {
+function summary(label: string, ts: Traced[], withStats: Traced | undefined, base: Untraced, baseRuns: readonly Run[]): string {
   const rps = median(ts.map((t) => t.rps));
   const cpu = median(ts.map((t) => t.cpuUsPerRequest));
-  return `  ${label.padEnd(32)} ${rps.toFixed(0).padStart(8)} req/s  ${(100 * rps / base.rps).toFixed(1).padStart(5)} % of untraced  `
+  const paired = median(ts.map((t, i) => t.rps / baseRuns[i]!.rps));
+  return `  ${label.padEnd(32)} ${rps.toFixed(0).padStart(8)} req/s  ${(100 * rps / base.rps).toFixed(1).padStart(5)} % of untraced (paired ${(100 * paired).toFixed(1)} %)  `
     + `CPU ${cpu.toFixed(1)} µs/request (untraced/traced ${(100 * base.cpuUsPerRequest / cpu).toFixed(1)} %)  `
     + `${median(ts.map((t) => t.eventsPerSec)).toFixed(0).padStart(7)} events/s  `
     + `${median(ts.map((t) => t.mibPerSec)).toFixed(1).padStart(5)} MiB/s (file ${median(ts.map((t) => t.fileMibPerSec)).toFixed(1)})  `
     + `recorder ${(100 * median(ts.map((t) => t.recorderCpu))).toFixed(1)} % CPU, ${median(ts.map((t) => t.recorderRssMiB)).toFixed(0)} MiB peak RSS (PSS ${median(ts.map((t) => t.recorderPssMiB)).toFixed(0)} MiB)  `
     + `lost ${ts.reduce((n, t) => n + t.lost, 0)}\n`
-    + `      runs: ${runList(ts.map((t) => t.rps))}; CPU µs/request: ${ts.map((t) => t.cpuUsPerRequest.toFixed(1)).join(', ')}\n`
-    + `      with bpf_stats: ${withStats.bpfNsPerEvent.toFixed(0)} ns in kcap's programs per event; `
-    + withStats.top.map(([name, ns, n]) => `${name} ${ns.toFixed(0)} ns × ${n}`).join(', ');
+    + `      runs: ${runList(ts.map((t) => t.rps))}; CPU µs/request: ${ts.map((t) => t.cpuUsPerRequest.toFixed(1)).join(', ')}`
+    + (withStats ? `\n      with bpf_stats: ${withStats.bpfNsPerEvent.toFixed(0)} ns in kcap's programs per event; `
+      + withStats.top.map(([name, ns, n]) => `${name} ${ns.toFixed(0)} ns × ${n}`).join(', ') : '');
 }
 
 /** Both ways of recording, for this build and the baseline; and this build with 4 MiB rings, the
  * size each CPU gets on hosts of more than 16 CPUs, where the recorder has the least room. */
-function modesFor(w: Workload): Mode[] {
+function modesFor(w: Workload, floorObject: string): Mode[] {
   const builds = [['', KCAP], ...(baselineKcap ? [['baseline, ', baselineKcap]] : [])];
   return [...builds.flatMap(([prefix, kcap]) => [
-    { label: `${prefix}all processes`, kcap: kcap!, args: [] },
-    { label: `${prefix}--comm ${w.serverComm}`, kcap: kcap!, args: ['--comm', w.serverComm] },
-  ]), { label: 'all processes, -B 4M', kcap: KCAP, args: ['-B', '4M'] }];
+    { label: `${prefix}all processes`, kcap: kcap!, args: [], stats: true },
+    { label: `${prefix}--comm ${w.serverComm}`, kcap: kcap!, args: ['--comm', w.serverComm], stats: true },
+  ]), { label: 'all processes, -B 4M', kcap: KCAP, args: ['-B', '4M'], stats: true },
+  { label: 'floor: programs return at once', kcap: KCAP, args: [], env: { KCAP_BPF_OBJECT: floorObject }, stats: false }];
 }
 
 interface Untraced {
@@ -208,36 +220,37 @@ interface Untraced {
   readonly cpuUsPerRequest: number;
 }
 
-async function measure(w: Workload, dir: string): Promise<string> {
-  const modes = modesFor(w);
+async function measure(w: Workload, dir: string, floorObject: string): Promise<string> {
+  const modes = modesFor(w, floorObject);
   const base: Array<Run & { cpuUsPerRequest: number }> = [];
   const results = modes.map((): Traced[] => []);
   for (let i = 0; i < runs; i++) {
     base.push(await runMeasured(w));
     for (const [m, mode] of modes.entries()) results[m]!.push(await traced(w, dir, mode, false));
   }
-  const withStats: Traced[] = [];
-  for (const mode of modes) withStats.push(await traced(w, dir, mode, true));
+  const withStats: Array<Traced | undefined> = [];
+  for (const mode of modes) withStats.push(mode.stats ? await traced(w, dir, mode, true) : undefined);
   const untraced = { rps: median(base.map((b) => b.rps)), cpuUsPerRequest: median(base.map((b) => b.cpuUsPerRequest)) };
   return [`${w.describe}, median of ${runs} alternating runs (bpf_stats off)`,
     `  ${'untraced'.padEnd(32)} ${untraced.rps.toFixed(0).padStart(8)} req/s  CPU ${untraced.cpuUsPerRequest.toFixed(1)} µs/request\n`
     + `      runs: ${runList(base.map((b) => b.rps))}; CPU µs/request: ${base.map((b) => b.cpuUsPerRequest.toFixed(1)).join(', ')}`,
-    ...modes.map((mode, m) => summary(mode.label, results[m]!, withStats[m]!, untraced))].join('\n');
+    ...modes.map((mode, m) => summary(mode.label, results[m]!, withStats[m], untraced, base))].join('\n');
 }
 
 async function main(): Promise<void> {
   if (process.getuid?.() !== 0) throw new Error('cannot measure: kcap record needs root');
-  const missing = ensurePackages('redis-server', 'redis-tools', 'nginx', 'wrk');
+  const missing = ensurePackages('redis-server', 'redis-tools', 'nginx', 'wrk', 'clang-14', 'llvm-14');
   if (missing) throw new Error(missing);
   const dir = mkdtempSync(join(tmpdir(), 'kcap-bench-'));
+  const floorObject = buildFloorObject(dir);
   const statsWas = readFileSync(BPF_STATS, 'utf8').trim();
   const redis = await startRedis();
   const nginx = await startNginx({ 'index.html': 'hello from nginx\n'.repeat(20) });
   try {
     await detached();
     const reports: string[] = [];
-    if (workloads.includes('redis')) reports.push(await measure(redisWorkload(redis), dir));
-    if (workloads.includes('nginx')) reports.push(await measure(nginxWorkload(nginx), dir));
+    if (workloads.includes('redis')) reports.push(await measure(redisWorkload(redis), dir, floorObject));
+    if (workloads.includes('nginx')) reports.push(await measure(nginxWorkload(nginx), dir, floorObject));
     console.log(`kcap recorder overhead — ${cpus().length} × ${cpus()[0]?.model ?? '?'}, Linux ${release()}, node ${process.version}`);
     const only = process.env.KCAP_BENCH_WORKLOADS ? `KCAP_BENCH_WORKLOADS=${process.env.KCAP_BENCH_WORKLOADS} ` : '';
     console.log(`command: ${only}npx tsx bench/recorder-overhead.bench.ts ${process.argv.slice(2).join(' ')}`);

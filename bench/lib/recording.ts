@@ -10,9 +10,10 @@ export interface Recording {
   stop(): Promise<string>;
 }
 
-/** Starts `kcap record -o file …args` with the given kcap and resolves once it records. */
-export async function startRecording(kcap: string, file: string, args: readonly string[]): Promise<Recording> {
-  const child = spawn(process.execPath, [kcap, 'record', '-o', file, ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
+/** Starts `kcap record -o file …args` with the given kcap (and environment additions) and resolves
+ * once it records. */
+export async function startRecording(kcap: string, file: string, args: readonly string[], env: Readonly<Record<string, string>> = {}): Promise<Recording> {
+  const child = spawn(process.execPath, [kcap, 'record', '-o', file, ...args], { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, ...env } });
   let stderr = '';
   const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
   await new Promise<void>((resolve, reject) => {

@@ -118,6 +118,7 @@ export function registerRecord(program: Command): void {
         ...(o.pid ? { pids: o.pid } : {}), ...(o.comm ? { comm: o.comm } : {}),
         ...(o.container ? { container: o.container } : {}), ...(filter ? { filter } : {}),
         ...(command.length ? { command } : {}),
+        ...(process.env.KCAP_BPF_OBJECT ? { bpfObject: process.env.KCAP_BPF_OBJECT } : {}),
         ...(tty ? { onStatus: (s: RecordStatus) => process.stderr.write(`\r\x1b[K${formatStatus(s)}`) } : {}),
       });
       if (tty) process.stderr.write('\r\x1b[K');

@@ -33,6 +33,8 @@ export interface RecordOptions {
   readonly filter?: (ev: KEvent) => boolean;
   /** Trace this command and its children; stop when it exits. */
   readonly command?: readonly string[];
+  /** Load this BPF object instead of the packaged one (KCAP_BPF_OBJECT). */
+  readonly bpfObject?: string;
   /** Called about once a second with running totals (the CLI draws a status line). */
   readonly onStatus?: (s: RecordStatus) => void;
   /** Resolves when the user asks to stop (SIGINT/SIGTERM). */
@@ -84,6 +86,7 @@ export async function record(opts: RecordOptions): Promise<RecordResult> {
       snaplen: opts.snaplen, selfPid: process.pid, followChildren: true,
       ...(opts.ringBytes !== undefined ? { ringBytes: opts.ringBytes } : {}),
       ...(pids.length ? { pids } : {}), ...(opts.comm ? { comm: opts.comm } : {}),
+      ...(opts.bpfObject ? { objectPath: opts.bpfObject } : {}),
     });
     const info = await sourceInfo(opts, pids.length ? pids : undefined);
     // Before the file exists, so that nothing a caller starts once it sees the file is missed.

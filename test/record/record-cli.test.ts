@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { openCapture } from '../../src/capture/index.js';
 import { describeBpf } from '../helpers/bpf.js';
+import { buildFloorObject } from '../../bench/lib/floor-object.js';
 import { ensurePackages, freePort, startRedis, waitForTcp, type Server } from '../helpers/servers.js';
 
 const KCAP = new URL('../../bin/kcap.js', import.meta.url).pathname;
@@ -90,6 +91,30 @@ describeBpf('kcap record (CLI, real redis)', () => {
     expect(r.status).not.toBe(0);
     expect(r.stderr.trim().split('\n')).toHaveLength(1);
     expect(r.stderr).toMatch(/^kcap: .*kcap-cannot-write\.kcap/);
+  });
+
+  it('loads the BPF object KCAP_BPF_OBJECT names: the bench\'s floor object attaches everything and records nothing', () => {
+    const missing = ensurePackages('clang-14', 'llvm-14');
+    if (missing) throw new Error(missing);
+    const floor = buildFloorObject(dir);
+    const attached = (r: { stderr: string }) => /\((\d+) tracepoints attached\)/.exec(r.stderr)?.[1];
+    const events = (file: string) => JSON.parse(kcap(['info', '--json', file]).stdout).records as number;
+    const traffic = ['--', 'redis-benchmark', '-p', String(redis.port), '-n', '200', '-c', '2', '-t', 'set', '-q'];
+    const real = kcap(['record', '-o', join(dir, 'real.kcap'), ...traffic]);
+    const empty = kcap(['record', '-o', join(dir, 'floor.kcap'), ...traffic], { ...process.env, KCAP_BPF_OBJECT: floor });
+    expect(real.status, real.stderr).toBe(0);
+    expect(empty.status, empty.stderr).toBe(0);
+    expect(attached(empty)).toBe(attached(real));
+    expect(Number(attached(real))).toBeGreaterThan(60);
+    expect(events(join(dir, 'real.kcap'))).toBeGreaterThan(400);
+    expect(events(join(dir, 'floor.kcap'))).toBe(0);
+  });
+
+  it('names a KCAP_BPF_OBJECT it cannot read in one line', () => {
+    const r = kcap(['record', '-o', join(dir, 'none.kcap'), '-d', '1s'], { ...process.env, KCAP_BPF_OBJECT: join(dir, 'no-such.o') });
+    expect(r.status).not.toBe(0);
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
+    expect(r.stderr).toMatch(/^kcap: loading the kcap BPF object: ENOENT.*no-such\.o/);
   });
 
   it('ends the command it was to trace when it cannot start, instead of waiting on it', () => {

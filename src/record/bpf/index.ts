@@ -63,7 +63,8 @@ export interface ProbeOptions {
   readonly tcpProbeIntervalMs?: number;
   /** Kernel BTF to take struct offsets from (default /sys/kernel/btf/vmlinux). */
   readonly btf?: KernelBtf;
-  /** The BPF object to load (default the packaged one; the overhead bench compares two builds). */
+  /** The BPF object to load (default the packaged one): a build being developed, or the overhead
+   * bench's floor object. */
   readonly objectPath?: string;
 }
 
