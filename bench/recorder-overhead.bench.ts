@@ -7,7 +7,11 @@
  * PSS (which counts the twice-mapped rings once). It also prints the machine's busy CPU time per
  * request (/proc/stat, all CPUs, steal left out): on a shared VM whose neighbours take a varying
  * share of the CPU, untraced over traced CPU per request is a steadier measure of the cost than
- * throughput, which moves ±15 % between runs.
+ * throughput, which moves ±15 % between runs. And the server's own CPU per request (scheduler time
+ * of every thread of the server and its worker processes): tracing runs in the context of the
+ * process that makes the syscall, so when the server is the bottleneck (its busy share near 100 %)
+ * untraced over traced server CPU per request is the throughput the programs leave it, whatever the
+ * client and the recorder cost the rest of the machine.
  *
  * Runs alternate (untraced, traced all, traced server, untraced, …) so drift in a shared machine's
  * load hits every mode alike, and medians are reported with every run's figure. Throughput runs
@@ -30,7 +34,7 @@
  * KCAP_BENCH_WORKLOADS=redis (or nginx) measures one workload only, for a quicker A/B.
  */
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { cpus, release, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadedPrograms } from '../src/record/bpf/index.js';
@@ -57,6 +61,8 @@ interface Workload {
   readonly describe: string;
   /** Comm of the server, for the "server only" mode. */
   readonly serverComm: string;
+  /** Main pid of the server (nginx's master: its workers are its children). */
+  readonly serverPid: number;
   /** Runs the client once; resolves to requests/s and requests as the client reports them. */
   run(): Promise<Run>;
 }
@@ -76,6 +82,7 @@ function redisWorkload(redis: Server): Workload {
     name: 'redis',
     describe: `redis-benchmark -n ${redisRequests} -c 10 -t get,set (requests/s: mean of GET and SET)`,
     serverComm: 'redis-server',
+    serverPid: redis.pid,
     async run() {
       const out = await output('redis-benchmark', ['-p', String(redis.port), '-n', String(redisRequests), '-c', '10', '-t', 'get,set', '--csv']);
       const rps = [...out.matchAll(/^"(?:SET|GET)","([\d.]+)"/gm)].map((m) => Number(m[1]));
@@ -90,6 +97,7 @@ function nginxWorkload(nginx: Server): Workload {
     name: 'nginx',
     describe: `wrk -t1 -c10 -d${wrkSeconds}s of a 340-byte file from nginx (1 worker)`,
     serverComm: 'nginx',
+    serverPid: nginx.pid,
     async run() {
       const out = await output('wrk', ['-t1', '-c10', `-d${wrkSeconds}s`, `http://127.0.0.1:${nginx.port}/index.html`]);
       const m = /Requests\/sec:\s+([\d.]+)/.exec(out);
@@ -113,11 +121,44 @@ function busyCpuSeconds(): number {
   return (user! + nice! + system! + irq! + softirq!) / CLOCK_TICK;
 }
 
-/** Runs the workload once; also the machine's busy CPU per request, µs. */
-async function runMeasured(w: Workload): Promise<Run & { cpuUsPerRequest: number }> {
+/** Reads a /proc file, '' once its process is gone. */
+function procText(path: string): string {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch {
+    return '';
+  }
+}
+
+/** On-CPU ns (schedstat: the scheduler's own account, not sampled at ticks) of every thread of
+ * process `pid` and of its child processes. */
+function treeCpuNs(pid: number): number {
+  const children = readdirSync('/proc').filter((d) => /^\d+$/.test(d) && procText(`/proc/${d}/stat`).replace(/^.*\) /, '').split(' ')[1] === String(pid));
+  let ns = 0;
+  for (const p of [String(pid), ...children]) {
+    const tasks = procText(`/proc/${p}/stat`) ? readdirSync(`/proc/${p}/task`) : [];
+    for (const t of tasks) ns += Number(procText(`/proc/${p}/task/${t}/schedstat`).split(' ')[0] || 0);
+  }
+  return ns;
+}
+
+interface Measured extends Run {
+  /** The machine's busy CPU per request, µs. */
+  readonly cpuUsPerRequest: number;
+  /** The server's CPU per request, µs, and its share of the run's wall time. */
+  readonly serverUsPerRequest: number;
+  readonly serverBusy: number;
+}
+
+/** Runs the workload once, measuring the machine's and the server's CPU. */
+async function runMeasured(w: Workload): Promise<Measured> {
   const busy0 = busyCpuSeconds();
+  const server0 = treeCpuNs(w.serverPid);
+  const t0 = performance.now();
   const r = await w.run();
-  return { ...r, cpuUsPerRequest: (busyCpuSeconds() - busy0) / r.requests * 1e6 };
+  const serverNs = treeCpuNs(w.serverPid) - server0;
+  return { ...r, cpuUsPerRequest: (busyCpuSeconds() - busy0) / r.requests * 1e6,
+    serverUsPerRequest: serverNs / r.requests / 1e3, serverBusy: serverNs / 1e6 / (performance.now() - t0) };
 }
 
 function peakRssMiB(pid: number): number {
@@ -135,6 +176,8 @@ function pssMiB(pid: number): number {
 interface Traced {
   rps: number;
   cpuUsPerRequest: number;
+  serverUsPerRequest: number;
+  serverBusy: number;
   eventsPerSec: number;
   mibPerSec: number;
   fileMibPerSec: number;
@@ -165,7 +208,7 @@ async function traced(w: Workload, dir: string, mode: Mode, stats: boolean): Pro
   const rec = recording.child;
   const cpu0 = cpuSeconds(rec.pid!);
   const t0 = performance.now();
-  const { rps, cpuUsPerRequest } = await runMeasured(w);
+  const { rps, cpuUsPerRequest, serverUsPerRequest, serverBusy } = await runMeasured(w);
   const seconds = (performance.now() - t0) / 1000;
   const cpu = cpuSeconds(rec.pid!) - cpu0;
   const rss = peakRssMiB(rec.pid!);
@@ -182,24 +225,33 @@ async function traced(w: Workload, dir: string, mode: Mode, stats: boolean): Pro
   const bpfNs = progs.reduce((n, p) => n + p.runTimeNs, 0);
   const top = progs.sort((a, b) => b.runTimeNs - a.runTimeNs).slice(0, 5)
     .map((p): [string, number, number] => [p.name, p.runTimeNs / p.runCount, p.runCount]);
-  return { rps, cpuUsPerRequest, eventsPerSec: events / seconds, mibPerSec: info.rawBytes / seconds / 2 ** 20, fileMibPerSec: fileBytes / seconds / 2 ** 20,
+  return { rps, cpuUsPerRequest, serverUsPerRequest, serverBusy, eventsPerSec: events / seconds, mibPerSec: info.rawBytes / seconds / 2 ** 20, fileMibPerSec: fileBytes / seconds / 2 ** 20,
     recorderCpu: cpu / seconds, recorderRssMiB: rss, recorderPssMiB: pss, lost: Number(done[3]), bpfNsPerEvent: bpfNs / events, top };
 }
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 const runList = (xs: number[]) => xs.map((x) => x.toFixed(0)).join(', ');
 
+/** The server's CPU per request and busy share, medians, and their runs. */
+function serverLine(ms: ReadonlyArray<{ serverUsPerRequest: number; serverBusy: number }>, base?: Untraced): [string, string] {
+  const us = median(ms.map((m) => m.serverUsPerRequest));
+  const ratio = base ? ` (untraced/traced ${(100 * base.serverUsPerRequest / us).toFixed(1)} %)` : '';
+  return [`server ${us.toFixed(1)} µs/request${ratio}, busy ${(100 * median(ms.map((m) => m.serverBusy))).toFixed(0)} %`,
+    `server µs/request: ${ms.map((m) => m.serverUsPerRequest.toFixed(1)).join(', ')}`];
+}
+
 function summary(label: string, ts: Traced[], withStats: Traced | undefined, base: Untraced, baseRuns: readonly Run[]): string {
   const rps = median(ts.map((t) => t.rps));
   const cpu = median(ts.map((t) => t.cpuUsPerRequest));
   const paired = median(ts.map((t, i) => t.rps / baseRuns[i]!.rps));
+  const [server, serverRuns] = serverLine(ts, base);
   return `  ${label.padEnd(32)} ${rps.toFixed(0).padStart(8)} req/s  ${(100 * rps / base.rps).toFixed(1).padStart(5)} % of untraced (paired ${(100 * paired).toFixed(1)} %)  `
-    + `CPU ${cpu.toFixed(1)} µs/request (untraced/traced ${(100 * base.cpuUsPerRequest / cpu).toFixed(1)} %)  `
+    + `CPU ${cpu.toFixed(1)} µs/request (untraced/traced ${(100 * base.cpuUsPerRequest / cpu).toFixed(1)} %)  ${server}  `
     + `${median(ts.map((t) => t.eventsPerSec)).toFixed(0).padStart(7)} events/s  `
     + `${median(ts.map((t) => t.mibPerSec)).toFixed(1).padStart(5)} MiB/s (file ${median(ts.map((t) => t.fileMibPerSec)).toFixed(1)})  `
     + `recorder ${(100 * median(ts.map((t) => t.recorderCpu))).toFixed(1)} % CPU, ${median(ts.map((t) => t.recorderRssMiB)).toFixed(0)} MiB peak RSS (PSS ${median(ts.map((t) => t.recorderPssMiB)).toFixed(0)} MiB)  `
     + `lost ${ts.reduce((n, t) => n + t.lost, 0)}\n`
-    + `      runs: ${runList(ts.map((t) => t.rps))}; CPU µs/request: ${ts.map((t) => t.cpuUsPerRequest.toFixed(1)).join(', ')}`
+    + `      runs: ${runList(ts.map((t) => t.rps))}; CPU µs/request: ${ts.map((t) => t.cpuUsPerRequest.toFixed(1)).join(', ')}; ${serverRuns}`
     + (withStats ? `\n      with bpf_stats: ${withStats.bpfNsPerEvent.toFixed(0)} ns in kcap's programs per event; `
       + withStats.top.map(([name, ns, n]) => `${name} ${ns.toFixed(0)} ns × ${n}`).join(', ') : '');
 }
@@ -218,11 +270,12 @@ function modesFor(w: Workload, floorObject: string): Mode[] {
 interface Untraced {
   readonly rps: number;
   readonly cpuUsPerRequest: number;
+  readonly serverUsPerRequest: number;
 }
 
 async function measure(w: Workload, dir: string, floorObject: string): Promise<string> {
   const modes = modesFor(w, floorObject);
-  const base: Array<Run & { cpuUsPerRequest: number }> = [];
+  const base: Measured[] = [];
   const results = modes.map((): Traced[] => []);
   for (let i = 0; i < runs; i++) {
     base.push(await runMeasured(w));
@@ -230,10 +283,12 @@ async function measure(w: Workload, dir: string, floorObject: string): Promise<s
   }
   const withStats: Array<Traced | undefined> = [];
   for (const mode of modes) withStats.push(mode.stats ? await traced(w, dir, mode, true) : undefined);
-  const untraced = { rps: median(base.map((b) => b.rps)), cpuUsPerRequest: median(base.map((b) => b.cpuUsPerRequest)) };
+  const untraced = { rps: median(base.map((b) => b.rps)), cpuUsPerRequest: median(base.map((b) => b.cpuUsPerRequest)),
+    serverUsPerRequest: median(base.map((b) => b.serverUsPerRequest)) };
+  const [server, serverRuns] = serverLine(base);
   return [`${w.describe}, median of ${runs} alternating runs (bpf_stats off)`,
-    `  ${'untraced'.padEnd(32)} ${untraced.rps.toFixed(0).padStart(8)} req/s  CPU ${untraced.cpuUsPerRequest.toFixed(1)} µs/request\n`
-    + `      runs: ${runList(base.map((b) => b.rps))}; CPU µs/request: ${base.map((b) => b.cpuUsPerRequest.toFixed(1)).join(', ')}`,
+    `  ${'untraced'.padEnd(32)} ${untraced.rps.toFixed(0).padStart(8)} req/s  CPU ${untraced.cpuUsPerRequest.toFixed(1)} µs/request  ${server}\n`
+    + `      runs: ${runList(base.map((b) => b.rps))}; CPU µs/request: ${base.map((b) => b.cpuUsPerRequest.toFixed(1)).join(', ')}; ${serverRuns}`,
     ...modes.map((mode, m) => summary(mode.label, results[m]!, withStats[m], untraced, base))].join('\n');
 }
 
