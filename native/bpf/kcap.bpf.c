@@ -81,7 +81,8 @@ INLINE int buf_io(struct sys_exit_ctx *ctx, __u16 type, __u32 fixed)
 	struct rec r;
 	if (!sys_begin(&r, ctx, type, fixed, 1))
 		return 0;
-	io_fixed(&r, ctx, (__s32)r.s->args[0], 0);
+	if (!io_kept(&r, ctx, (__s32)r.s->args[0], 0))
+		return 0;
 	/* data */
 	add_user(&r, 0, r.s->args[1], snaplen(r.cfg, ctx->ret));
 	rec_submit(&r);
@@ -99,7 +100,8 @@ INLINE int pos_io(struct sys_exit_ctx *ctx, __u16 type, __u32 fixed)
 	struct rec r;
 	if (!sys_begin(&r, ctx, type, fixed, 1))
 		return 0;
-	io_fixed(&r, ctx, (__s32)r.s->args[0], 0);
+	if (!io_kept(&r, ctx, (__s32)r.s->args[0], 0))
+		return 0;
 	/* pos (same offset in pread64 and pwrite64) */
 	((struct kcap_evt_pread64 *)r.buf)->pos = r.s->args[3];
 	/* data */
@@ -121,7 +123,8 @@ INLINE int iov_io(struct sys_exit_ctx *ctx, __u16 type)
 	struct rec r;
 	if (!sys_begin(&r, ctx, type, sizeof(struct kcap_evt_readv), 1))
 		return 0;
-	io_fixed(&r, ctx, (__s32)r.s->args[0], 0);
+	if (!io_kept(&r, ctx, (__s32)r.s->args[0], 0))
+		return 0;
 	/* data */
 	add_iov(&r, 0, r.s->args[1], r.s->args[2], snaplen(r.cfg, ctx->ret), IOV_MAX_READ);
 	rec_submit(&r);
@@ -142,7 +145,8 @@ INLINE int addr_io(struct sys_exit_ctx *ctx, __u16 type, int addrlen_is_ptr)
 	struct rec r;
 	if (!sys_begin(&r, ctx, type, sizeof(struct kcap_evt_sendto), 2))
 		return 0;
-	io_fixed(&r, ctx, (__s32)r.s->args[0], (__u32)r.s->args[3]);
+	if (!io_kept(&r, ctx, (__s32)r.s->args[0], (__u32)r.s->args[3]))
+		return 0;
 	/* data */
 	add_user(&r, 0, r.s->args[1], snaplen(r.cfg, ctx->ret));
 	/* addr */
@@ -186,7 +190,8 @@ INLINE int msg_io(struct sys_exit_ctx *ctx, __u16 type)
 	struct umsghdr m = {};
 	if (!sys_begin(&r, ctx, type, sizeof(struct kcap_evt_sendmsg), 2))
 		return 0;
-	io_fixed(&r, ctx, (__s32)r.s->args[0], (__u32)r.s->args[2]);
+	if (!io_kept(&r, ctx, (__s32)r.s->args[0], (__u32)r.s->args[2]))
+		return 0;
 	if (ctx->ret >= 0)
 		bpf_probe_read_user(&m, sizeof(m), (const void *)r.s->args[1]);
 	/* data, addr */

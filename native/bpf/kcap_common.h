@@ -364,29 +364,36 @@ INLINE void forget_port(const struct kcap_offsets *o, __u64 listener)
 		bpf_map_delete_elem(&kcap_lports, &k);
 }
 
+/* What fd_tuple found behind an fd. */
+enum fd_kind {
+	FD_UNKNOWN,    /* not readable (no such fd, or a fault) */
+	FD_NOT_SOCKET,
+	FD_SOCKET,
+};
+
 /* The tuple of the current task's fd, all zero when the fd is not a socket. A TCP socket read
  * afresh is marked as a traced process's (the cache only holds what was read afresh before). */
-INLINE void fd_tuple(const struct kcap_config *cfg, __s32 fd, struct kcap_tuple *t, enum tuple_mode mode)
+INLINE enum fd_kind fd_tuple(const struct kcap_config *cfg, __s32 fd, struct kcap_tuple *t, enum tuple_mode mode)
 {
 	const struct kcap_offsets *o = &cfg->off;
 	__builtin_memset(t, 0, sizeof(*t));
 	__u64 file = fd_file(o, fd);
 	if (!file)
-		return;
+		return FD_UNKNOWN;
 	__u64 ino;
 	if (!socket_ino(o, rd_u64(file + o->file_inode), &ino))
-		return;
+		return FD_NOT_SOCKET;
 	__u32 idx = sock_slot_of(ino);
 	struct sock_slot *slot = bpf_map_lookup_elem(&kcap_sock_cache, &idx);
 	__u64 *gen = bpf_map_lookup_elem(&kcap_sock_gen, &idx);
 	if (!slot || !gen)
-		return;
+		return FD_SOCKET;
 	/* The generation is taken before the socket is read: if connect or bind on another CPU
 	 * bumps it meanwhile, what this read fills is already invalid. */
 	__u64 g = mode == TUPLE_FRESH ? __sync_add_and_fetch(gen, 1) : *gen;
 	if (mode == TUPLE_CACHED && ino && slot->t.ino == ino && slot->gen == g) {
 		__builtin_memcpy(t, &slot->t, sizeof(*t));
-		return;
+		return FD_SOCKET;
 	}
 	t->ino = ino;
 	__u64 sk = file_sock(o, file);
@@ -397,6 +404,7 @@ INLINE void fd_tuple(const struct kcap_config *cfg, __s32 fd, struct kcap_tuple 
 		__builtin_memcpy(&slot->t, t, sizeof(*t));
 		slot->gen = g;
 	}
+	return FD_SOCKET;
 }
 
 /* One record under construction: fixed part written in place, variable fields appended at pos. */
@@ -587,21 +595,52 @@ INLINE int sys_begin(struct rec *r, const struct sys_exit_ctx *ctx, __u16 type, 
 	return 1;
 }
 
-/* The io fieldset: result, latency, fd, flags and the fd's socket tuple. */
-INLINE struct kcap_io *io_fixed_mode(struct rec *r, const struct sys_exit_ctx *ctx, __s32 fd, __u32 flags, enum tuple_mode mode)
+/* The io fieldset: result, latency, fd, flags and the fd's socket tuple; what the fd is. */
+INLINE enum fd_kind io_fixed_mode(struct rec *r, const struct sys_exit_ctx *ctx, __s32 fd, __u32 flags, enum tuple_mode mode)
 {
 	struct kcap_io *e = (struct kcap_io *)r->buf;
 	e->res = ctx->ret;
 	e->latency = e->hdr.ts - r->s->ts;
 	e->fd = fd;
 	e->flags = flags;
-	fd_tuple(r->cfg, fd, &e->t, mode);
-	return e;
+	return fd_tuple(r->cfg, fd, &e->t, mode);
 }
 
-INLINE struct kcap_io *io_fixed(struct rec *r, const struct sys_exit_ctx *ctx, __s32 fd, __u32 flags)
+INLINE enum fd_kind io_fixed(struct rec *r, const struct sys_exit_ctx *ctx, __s32 fd, __u32 flags)
 {
 	return io_fixed_mode(r, ctx, fd, flags, TUPLE_CACHED);
+}
+
+/* Whether the record filter may select I/O on this fd (see KCAP_KEEP_*): only what it certainly
+ * rejects fails, so an fd that could not be read passes. */
+INLINE int io_may_keep(const struct kcap_config *cfg, enum fd_kind kind, const struct kcap_tuple *t)
+{
+	__u32 keep = cfg->io_keep;
+	if (!keep || kind == FD_UNKNOWN)
+		return 1;
+	if (kind == FD_NOT_SOCKET)
+		return !(keep & KCAP_KEEP_SOCKETS);
+	/* Only a TCP tuple is final: a UDP socket's peer may come from each call's address. */
+	if (!(keep & KCAP_KEEP_PORTS) || t->l4proto != IPPROTO_TCP || !t->lport || !t->rport)
+		return 1;
+#pragma unroll
+	for (int i = 0; i < KCAP_IO_PORTS; i++) {
+		__u16 p = cfg->io_ports[i];
+		if (p && (p == t->lport || p == t->rport))
+			return 1;
+	}
+	return 0;
+}
+
+/* io_fixed for the calls that move data, which the record filter may drop: 0 when it certainly
+ * rejects this one, whose record is then dropped before its payload is copied. */
+INLINE int io_kept(struct rec *r, const struct sys_exit_ctx *ctx, __s32 fd, __u32 flags)
+{
+	enum fd_kind kind = io_fixed(r, ctx, fd, flags);
+	if (io_may_keep(r->cfg, kind, &((struct kcap_io *)r->buf)->t))
+		return 1;
+	*r->depth -= 1;
+	return 0;
 }
 
 /* Result and latency at the start of the dup/open/socket fixed parts. */

@@ -67,6 +67,13 @@ enum kcap_filter_mode {
 	KCAP_FILTER_OFF = 3,  /* nothing: set while the programs are being detached */
 };
 
+/* What every I/O event the record filter may select has, derived from the filter in user space
+ * (src/filter/pushdown.ts). The data calls drop an event that lacks it before copying its payload;
+ * the filter itself still decides in user space, so this only saves work on certain rejects. */
+#define KCAP_KEEP_SOCKETS 1 /* the fd is a socket */
+#define KCAP_KEEP_PORTS 2   /* a TCP connection has an end's port in io_ports (other sockets pass) */
+#define KCAP_IO_PORTS 8
+
 /* Byte layout mirrored by encodeConfig() in src/record/bpf/config.ts. */
 struct kcap_config {
 	__u32 snaplen;          /* @0 payload bytes kept per I/O event, <= KCAP_SNAP_MAX */
@@ -78,7 +85,9 @@ struct kcap_config {
 	__u32 args_max;         /* @40 bytes of argv kept per exec, <= KCAP_ARGS_MAX */
 	__u32 n_offsets;        /* @44 number of __u32 in off, a guard against a stale encoder */
 	__u64 tcp_probe_interval_ns; /* @48 at most one tcp_probe per socket per interval (0: every segment) */
-	struct kcap_offsets off; /* @56 */
+	__u32 io_keep;          /* @56 KCAP_KEEP_* bits: what the record filter's I/O events need (0: anything) */
+	__u16 io_ports[KCAP_IO_PORTS]; /* @60 with KCAP_KEEP_PORTS; 0 is an empty slot */
+	struct kcap_offsets off; /* @76 */
 };
 
 #define KCAP_SNAP_MAX 65536

@@ -5,18 +5,25 @@
 import { InvalidArgumentError } from 'commander';
 import { CaptureError, openCapture } from '../capture/index.js';
 import type { TimePoint } from '../analyze/analyze.js';
-import { FilterError, compileFilter, type Predicate } from '../filter/index.js';
+import { FilterError, compileNode, parseFilter, type FilterNode, type Predicate } from '../filter/index.js';
 import { UserError } from './errors.js';
 
-/** The filter given as trailing words, or undefined when none; a bad one is a usage error (exit 2). */
-export function filterOf(words: readonly string[]): Predicate | undefined {
+/** The filter given as trailing words, parsed, or undefined when none; a bad one is a usage
+ * error (exit 2). */
+export function filterTreeOf(words: readonly string[]): FilterNode | undefined {
   if (words.length === 0) return undefined;
   try {
-    return compileFilter(words.join(' '));
+    return parseFilter(words.join(' '));
   } catch (err) {
     if (err instanceof FilterError) throw new UserError(`${err.message}\n${err.pointer()}`, 2);
     throw err;
   }
+}
+
+/** The filter given as trailing words, compiled; see filterTreeOf. */
+export function filterOf(words: readonly string[]): Predicate | undefined {
+  const tree = filterTreeOf(words);
+  return tree && compileNode(tree);
 }
 
 /** "10s", "500ms", "2m", "1h", "250us" or plain seconds → ns. */

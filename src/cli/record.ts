@@ -7,7 +7,8 @@ import type { SourceInfo } from '../capture/source.js';
 import { LiveSource } from '../record/live.js';
 import { RecordError, record, type RecordStatus } from '../record/recorder.js';
 import { renderText } from '../report/text.js';
-import { filterOf, parseDurationNs } from './args.js';
+import { compileNode, ioNeeds } from '../filter/index.js';
+import { filterTreeOf, parseDurationNs } from './args.js';
 import { UserError } from './errors.js';
 
 const MAX_SNAPLEN = 64 * 1024;
@@ -105,7 +106,7 @@ export function registerRecord(program: Command): void {
   .addHelpText('after', '\nAfter --, a command to trace with its children; recording stops when it exits:\n  kcap record -o curl.kcap -- curl -s http://127.0.0.1:8080/')
   .action(async (words: string[], o: RecordFlags) => {
     const { filterWords, command } = splitCommand(words);
-    const filter = filterOf(filterWords);
+    const tree = filterTreeOf(filterWords);
     const tty = process.stderr.isTTY;
     const live = o.analyze ? new LiveAnalysis() : undefined;
     try {
@@ -116,7 +117,7 @@ export function registerRecord(program: Command): void {
         ...(o.duration !== undefined ? { durationMs: o.duration } : {}),
         ...(o.ringSize !== undefined ? { ringBytes: o.ringSize } : {}),
         ...(o.pid ? { pids: o.pid } : {}), ...(o.comm ? { comm: o.comm } : {}),
-        ...(o.container ? { container: o.container } : {}), ...(filter ? { filter } : {}),
+        ...(o.container ? { container: o.container } : {}), ...(tree ? { filter: compileNode(tree), ioKeep: ioNeeds(tree) } : {}),
         ...(command.length ? { command } : {}),
         ...(process.env.KCAP_BPF_OBJECT ? { bpfObject: process.env.KCAP_BPF_OBJECT } : {}),
         ...(tty ? { onStatus: (s: RecordStatus) => process.stderr.write(`\r\x1b[K${formatStatus(s)}`) } : {}),

@@ -11,7 +11,7 @@ import type { Tables } from '../capture/tables.js';
 import type { KEvent } from '../probe/event.js';
 import { EVENT_SCHEMA } from '../schema/events.generated.js';
 import { resolveSchema } from '../schema/schema.js';
-import { BpfError, checkBpfSupport, clockAnchor, MAX_RECORD_BYTES, openProbes, possibleCpus, type ListenPort, type Probes } from './bpf/index.js';
+import { BpfError, checkBpfSupport, clockAnchor, MAX_RECORD_BYTES, openProbes, possibleCpus, type IoKeep, type ListenPort, type Probes } from './bpf/index.js';
 import { pidsInContainer, readMachineInfo, snapshotTables } from './proc/index.js';
 import { drainIntervalMs } from './pacing.js';
 import { yieldCpu } from './priority.js';
@@ -31,6 +31,9 @@ export interface RecordOptions {
   readonly container?: string;
   /** Keep only I/O and TCP events this selects (state-changing events are always kept). */
   readonly filter?: (ev: KEvent) => boolean;
+  /** What the I/O events `filter` selects need: the programs drop the others before copying
+   * their payload (src/filter/pushdown.ts). */
+  readonly ioKeep?: IoKeep;
   /** Trace this command and its children; stop when it exits. */
   readonly command?: readonly string[];
   /** Load this BPF object instead of the packaged one (KCAP_BPF_OBJECT). */
@@ -87,6 +90,7 @@ export async function record(opts: RecordOptions): Promise<RecordResult> {
       ...(opts.ringBytes !== undefined ? { ringBytes: opts.ringBytes } : {}),
       ...(pids.length ? { pids } : {}), ...(opts.comm ? { comm: opts.comm } : {}),
       ...(opts.bpfObject ? { objectPath: opts.bpfObject } : {}),
+      ...(opts.ioKeep ? { ioKeep: opts.ioKeep } : {}),
     });
     const info = await sourceInfo(opts, pids.length ? pids : undefined);
     // Before the file exists, so that nothing a caller starts once it sees the file is missed.

@@ -10,7 +10,8 @@ import { attachPlan } from '../../src/record/bpf/attach.js';
 import { EVENT_SCHEMA } from '../../src/schema/events.generated.js';
 
 const header = readFileSync(CONFIG_HEADER, 'utf8');
-const base = { snaplen: 4096, selfPid: 1234, filter: FilterMode.Comm, followChildren: true, wakeupBytes: 1 << 20, comm: 'nginx', argsMax: 4096, tcpProbeIntervalNs: 10_000_000 };
+const base = { snaplen: 4096, selfPid: 1234, filter: FilterMode.Comm, followChildren: true, wakeupBytes: 1 << 20, comm: 'nginx', argsMax: 4096, tcpProbeIntervalNs: 10_000_000,
+  ioKeep: { sockets: true, ports: [80, 6379] } };
 
 describe('BPF config encoding', () => {
   it('reads every X(...) line of KCAP_OFFSETS, in order', () => {
@@ -35,12 +36,21 @@ describe('BPF config encoding', () => {
     expect(b.subarray(at('comm\\[16\\]'), at('comm\\[16\\]') + 16).toString('latin1')).toBe('nginx'.padEnd(16, '\0'));
     expect(b.readUInt32LE(at('n_offsets'))).toBe(offsets.length);
     expect(b.readBigUInt64LE(at('tcp_probe_interval_ns'))).toBe(10_000_000n);
+    const keepBit = (name: string) => Number(new RegExp(`#define ${name} (\\d+)`).exec(header)![1]);
+    expect(b.readUInt32LE(at('io_keep'))).toBe(keepBit('KCAP_KEEP_SOCKETS') | keepBit('KCAP_KEEP_PORTS'));
+    const ports = at('io_ports\\[KCAP_IO_PORTS\\]');
+    expect([0, 1, 2].map((i) => b.readUInt16LE(ports + 2 * i))).toEqual([80, 6379, 0]);
+    expect(encodeConfig({ ...base, ioKeep: { sockets: false, ports: [] } }, offsets).readUInt32LE(at('io_keep'))).toBe(0);
     const off = /struct kcap_offsets off;\s*\/\* @(\d+)/.exec(header)![1];
     expect(b.readUInt32LE(Number(off) + 4 * 3)).toBe(1003);
   });
 
-  it('refuses a snaplen over 64 KiB and a comm over 15 bytes', () => {
+  it('refuses a snaplen over 64 KiB, a comm over 15 bytes and more ports than the programs hold', () => {
     const offsets = offsetSpecs().map(() => 0);
+    const slots = Number(/#define KCAP_IO_PORTS (\d+)/.exec(header)![1]);
+    const ports = Array.from({ length: slots + 1 }, (_, i) => 1000 + i);
+    expect(() => encodeConfig({ ...base, ioKeep: { sockets: true, ports } }, offsets)).toThrow(/ports/);
+    expect(() => encodeConfig({ ...base, ioKeep: { sockets: true, ports: ports.slice(1) } }, offsets)).not.toThrow();
     expect(() => encodeConfig({ ...base, snaplen: SNAP_MAX + 1 }, offsets)).toThrow(RangeError);
     expect(() => encodeConfig({ ...base, comm: 'a-very-long-comm-name' }, offsets)).toThrow(/15 bytes/);
   });

@@ -15,7 +15,11 @@ export const SNAP_MAX = 65536;
 /** Largest argv kept per exec (KCAP_ARGS_MAX). */
 export const ARGS_MAX = 4096;
 /** Bytes of struct kcap_config before its offsets. */
-const OFFSETS_AT = 56;
+const OFFSETS_AT = 76;
+/** Slots of kcap_config.io_ports (KCAP_IO_PORTS). */
+const IO_PORTS = 8;
+const KEEP_SOCKETS = 1;
+const KEEP_PORTS = 2;
 
 export interface OffsetSpec {
   readonly field: string;
@@ -42,7 +46,18 @@ export interface ProgramConfig {
   readonly argsMax: number;
   /** At most one tcp_probe record per socket per this many ns (0: every segment). */
   readonly tcpProbeIntervalNs: number;
+  /** What the record filter's I/O events need; the programs drop the others before copying. */
+  readonly ioKeep: IoKeep;
 }
+
+/** I/O kept only on sockets, and of TCP connections only those with an end on one of `ports`
+ * (empty: any); the record filter's needs (src/filter/pushdown.ts). */
+export interface IoKeep {
+  readonly sockets: boolean;
+  readonly ports: readonly number[];
+}
+
+export const KEEP_ALL: IoKeep = { sockets: false, ports: [] };
 
 /** The X(field, "struct", "path") lines of KCAP_OFFSETS, in order. */
 export function parseOffsetSpecs(headerText: string): OffsetSpec[] {
@@ -95,6 +110,10 @@ export function encodeConfig(cfg: ProgramConfig, offsets: readonly number[]): Bu
   b.writeUInt32LE(Math.min(cfg.argsMax, ARGS_MAX), 40);
   b.writeUInt32LE(offsets.length, 44);
   b.writeBigUInt64LE(BigInt(cfg.tcpProbeIntervalNs), 48);
+  const { sockets, ports } = cfg.ioKeep;
+  if (ports.length > IO_PORTS) throw new RangeError(`${ports.length} ports to keep, more than the programs' ${IO_PORTS}`);
+  b.writeUInt32LE((sockets ? KEEP_SOCKETS : 0) | (ports.length ? KEEP_PORTS : 0), 56);
+  ports.forEach((p, i) => b.writeUInt16LE(p, 60 + 2 * i));
   offsets.forEach((o, i) => b.writeUInt32LE(o, OFFSETS_AT + 4 * i));
   return b;
 }

@@ -17,14 +17,14 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { readKernelBtf, type KernelBtf } from '../btf.js';
 import { attachPlan, syscallArgCount } from './attach.js';
-import { encodeConfig, FilterMode, resolveOffsets, offsetSpecs, ARGS_MAX } from './config.js';
+import { encodeConfig, FilterMode, resolveOffsets, offsetSpecs, ARGS_MAX, KEEP_ALL, type IoKeep } from './config.js';
 import { BpfError, wrapNative } from './errors.js';
 import { loadAddon, PACKAGE_ROOT, type LoadedProgram, type NativeAddon, type NativeProbeSet } from './native.js';
 import { checkBpfSupport, BTF_PATH } from './support.js';
 
 export { BpfError } from './errors.js';
 export { checkBpfSupport, type BpfSupport } from './support.js';
-export { SNAP_MAX } from './config.js';
+export { SNAP_MAX, type IoKeep } from './config.js';
 export type { LoadedProgram } from './native.js';
 
 export const BPF_OBJECT = `${PACKAGE_ROOT}native/bpf/kcap.bpf.o`;
@@ -66,6 +66,9 @@ export interface ProbeOptions {
   /** The BPF object to load (default the packaged one): a build being developed, or the overhead
    * bench's floor object. */
   readonly objectPath?: string;
+  /** Data calls the record filter certainly rejects are dropped before their payload is copied
+   * (default: none). */
+  readonly ioKeep?: IoKeep;
 }
 
 /** A TCP port listened on in a network namespace (the inode number of /proc/PID/ns/net). */
@@ -271,6 +274,7 @@ export function openProbes(options: ProbeOptions = {}): Probes {
     comm: options.comm ?? '',
     argsMax: options.argsMax ?? ARGS_MAX,
     tcpProbeIntervalNs: Math.round((options.tcpProbeIntervalMs ?? DEFAULT_TCP_PROBE_INTERVAL_MS) * 1e6),
+    ioKeep: options.ioKeep ?? KEEP_ALL,
   };
   const config = encodeConfig(programConfig, offsets);
   const offConfig = encodeConfig({ ...programConfig, filter: FilterMode.Off }, offsets);
