@@ -1,7 +1,8 @@
 /**
  * What recording costs a traced workload, measured with the real `kcap record` command: throughput
  * of redis-benchmark against redis-server, and of wrk against nginx, on loopback, untraced and
- * while `kcap record` traces every process or only the server (`--comm`). Prints requests/s, the
+ * while `kcap record` traces every process, only the server (`--comm`), or keeps only the I/O of
+ * the server's port (a record filter, which the programs apply before copying payloads). Prints requests/s, the
  * traced share of untraced throughput, events/s, bytes/s of events and of file, lost events, and
  * the recorder's CPU (user + system, from /proc, while the workload ran), its peak RSS and its
  * PSS (which counts the twice-mapped rings once). It also prints the machine's busy CPU time per
@@ -63,6 +64,7 @@ interface Workload {
   readonly serverComm: string;
   /** Main pid of the server (nginx's master: its workers are its children). */
   readonly serverPid: number;
+  readonly serverPort: number;
   /** Runs the client once; resolves to requests/s and requests as the client reports them. */
   run(): Promise<Run>;
 }
@@ -83,6 +85,7 @@ function redisWorkload(redis: Server): Workload {
     describe: `redis-benchmark -n ${redisRequests} -c 10 -t get,set (requests/s: mean of GET and SET)`,
     serverComm: 'redis-server',
     serverPid: redis.pid,
+    serverPort: redis.port,
     async run() {
       const out = await output('redis-benchmark', ['-p', String(redis.port), '-n', String(redisRequests), '-c', '10', '-t', 'get,set', '--csv']);
       const rps = [...out.matchAll(/^"(?:SET|GET)","([\d.]+)"/gm)].map((m) => Number(m[1]));
@@ -98,6 +101,7 @@ function nginxWorkload(nginx: Server): Workload {
     describe: `wrk -t1 -c10 -d${wrkSeconds}s of a 340-byte file from nginx (1 worker)`,
     serverComm: 'nginx',
     serverPid: nginx.pid,
+    serverPort: nginx.port,
     async run() {
       const out = await output('wrk', ['-t1', '-c10', `-d${wrkSeconds}s`, `http://127.0.0.1:${nginx.port}/index.html`]);
       const m = /Requests\/sec:\s+([\d.]+)/.exec(out);
@@ -256,13 +260,15 @@ function summary(label: string, ts: Traced[], withStats: Traced | undefined, bas
       + withStats.top.map(([name, ns, n]) => `${name} ${ns.toFixed(0)} ns × ${n}`).join(', ') : '');
 }
 
-/** Both ways of recording, for this build and the baseline; and this build with 4 MiB rings, the
- * size each CPU gets on hosts of more than 16 CPUs, where the recorder has the least room. */
+/** Three ways of recording (all processes, the server's comm, a filter on the server's port, which
+ * leaves out nginx's file I/O), for this build and the baseline; and this build with 4 MiB rings,
+ * the size each CPU gets on hosts of more than 16 CPUs, where the recorder has the least room. */
 function modesFor(w: Workload, floorObject: string): Mode[] {
   const builds = [['', KCAP], ...(baselineKcap ? [['baseline, ', baselineKcap]] : [])];
   return [...builds.flatMap(([prefix, kcap]) => [
     { label: `${prefix}all processes`, kcap: kcap!, args: [], stats: true },
     { label: `${prefix}--comm ${w.serverComm}`, kcap: kcap!, args: ['--comm', w.serverComm], stats: true },
+    { label: `${prefix}filter fd.sport = ${w.serverPort}`, kcap: kcap!, args: ['fd.sport', '=', String(w.serverPort)], stats: true },
   ]), { label: 'all processes, -B 4M', kcap: KCAP, args: ['-B', '4M'], stats: true },
   { label: 'floor: programs return at once', kcap: KCAP, args: [], env: { KCAP_BPF_OBJECT: floorObject }, stats: false }];
 }

@@ -4,7 +4,6 @@
  * between the two; the drain runs on a timer paced by the event rate (pacing.ts) because the
  * programs never wake us per event (the wakeup cost dominates tracing overhead).
  */
-import { countRecords } from '../capture/chunk.js';
 import { CaptureError, CaptureWriter, recordSummary } from '../capture/index.js';
 import type { SourceInfo } from '../capture/source.js';
 import type { Tables } from '../capture/tables.js';
@@ -246,10 +245,10 @@ class DrainLoop {
       const drained = this.probes.drain(DRAIN_BATCH_BYTES);
       if (!drained) return null;
       this.fromRings += drained.length;
-      const batch = this.selector.select(drained);
-      this.events += countRecords(batch);
-      this.writer.append(batch);
-      return batch;
+      const { records, count } = this.selector.select(drained);
+      this.events += count;
+      this.writer.append(records);
+      return records;
     }
     // Drained straight into the chunk being built; a live consumer gets its own copy, as the
     // chunk's buffer is reused once written.

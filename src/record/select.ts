@@ -16,21 +16,25 @@ export class RecordSelector {
     this.replayer = new Replayer(info);
   }
 
-  /** The kept records of `batch` (whole records), concatenated; may be empty. */
-  select(batch: Uint8Array): Uint8Array {
-    const kept: Uint8Array[] = [];
+  /** The kept records of `batch` (whole records), concatenated, and how many; may be empty.
+   * Kept records next to each other are copied as one run, and a batch kept whole is not copied. */
+  select(batch: Uint8Array): { records: Uint8Array; count: number } {
+    const runs: number[] = []; // [start, end) pairs into batch
+    let count = 0;
     let size = 0;
     this.replayer.chunk({ seq: this.seq++, records: batch, count: 0, firstTs: 0n, lastTs: 0n, lostBefore: 0 }, (ev) => {
       if ((ev.isIo || ev.category === 'tcp') && !this.filter(ev)) return;
-      kept.push(ev.bytes.subarray(ev.offset, ev.offset + ev.length));
+      count++;
       size += ev.length;
+      if (runs.length > 0 && runs[runs.length - 1] === ev.offset) runs[runs.length - 1] = ev.offset + ev.length;
+      else runs.push(ev.offset, ev.offset + ev.length);
     });
+    if (size === batch.length) return { records: batch, count };
     const out = new Uint8Array(size);
-    let at = 0;
-    for (const k of kept) {
-      out.set(k, at);
-      at += k.length;
+    for (let i = 0, at = 0; i < runs.length; i += 2) {
+      out.set(batch.subarray(runs[i]!, runs[i + 1]!), at);
+      at += runs[i + 1]! - runs[i]!;
     }
-    return out;
+    return { records: out, count };
   }
 }
