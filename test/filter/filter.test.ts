@@ -8,6 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { FIELDS, FilterError, compileFilter } from '../../src/filter/index.js';
 import { replay } from '../../src/probe/replay.js';
 import { buildScenario } from '../probe/scenario.js';
+import { filterExpressions } from './expressions.js';
 
 const { builder, n } = buildScenario();
 type Step = keyof typeof n;
@@ -97,16 +98,7 @@ describe('filter errors', () => {
 });
 
 describe('filter algebra', () => {
-  const atoms = fc.constantFrom(...TABLE.map(([f]) => f), 'fd.name exists', 'evt.res < 0', 'proc.exe endswith nginx');
-  const expr: fc.Arbitrary<string> = fc.letrec<{ e: string }>((tie) => ({
-    e: fc.oneof(
-      { depthSize: 'small', withCrossShrink: true },
-      atoms,
-      fc.tuple(tie('e'), tie('e')).map(([a, b]) => `(${a}) and (${b})`),
-      fc.tuple(tie('e'), tie('e')).map(([a, b]) => `(${a}) or (${b})`),
-      tie('e').map((a) => `not (${a})`),
-    ),
-  })).e;
+  const expr = filterExpressions([...TABLE.map(([f]) => f), 'fd.name exists', 'evt.res < 0', 'proc.exe endswith nginx']);
 
   it('not (A) selects exactly the events A does not', async () => {
     const all = await everything();
