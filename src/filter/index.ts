@@ -5,4 +5,4 @@
 export { compileFilter, compileNode, type Predicate } from './compile.js';
 export { FIELDS, FIELD_BY_NAME, type FieldDef, type FieldType, type FieldValue } from './fields.js';
 export { FilterError, parseFilter, type FilterNode } from './parse.js';
-export { ioNeeds, MAX_IO_PORTS, type IoNeeds } from './pushdown.js';
+export { ioNeeds, type IoNeeds } from './pushdown.js';

@@ -10,14 +10,11 @@
 import type { FieldDef } from './fields.js';
 import type { FilterNode, Literal } from './parse.js';
 
-/** The most ports the programs compare against (KCAP_IO_PORTS in native/bpf/kcap_config.h). */
-export const MAX_IO_PORTS = 8;
-
 export interface IoNeeds {
   /** Only I/O on sockets can be selected. */
   readonly sockets: boolean;
   /** Only TCP I/O with one end's port among these can be selected (other sockets may be);
-   * empty: any port. Never more than MAX_IO_PORTS. */
+   * empty: any port. */
   readonly ports: readonly number[];
 }
 
@@ -51,7 +48,7 @@ function test(field: FieldDef, values: readonly Literal[]): IoNeeds {
   const kinds = SOCKET_VALUES[field.name];
   if (kinds) return { sockets: values.every((v) => kinds.has(v)), ports: [] };
   if (!SOCKET_FIELDS.has(field.name)) return ANYTHING;
-  const ports = PORT_FIELDS.has(field.name) && values.every(isPort) && values.length <= MAX_IO_PORTS ? [...new Set(values as number[])] : [];
+  const ports = PORT_FIELDS.has(field.name) && values.every(isPort) ? [...new Set(values as number[])] : [];
   return { sockets: true, ports: ports.sort((a, b) => a - b) };
 }
 
@@ -68,6 +65,6 @@ function both(a: IoNeeds, b: IoNeeds): IoNeeds {
 /** One of them holds: only what both sides need. */
 function either(a: IoNeeds, b: IoNeeds): IoNeeds {
   const union = [...new Set([...a.ports, ...b.ports])].sort((x, y) => x - y);
-  const ports = a.ports.length > 0 && b.ports.length > 0 && union.length <= MAX_IO_PORTS ? union : [];
+  const ports = a.ports.length > 0 && b.ports.length > 0 ? union : [];
   return { sockets: a.sockets && b.sockets, ports };
 }

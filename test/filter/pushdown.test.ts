@@ -24,7 +24,7 @@ const NEEDS: [string, IoNeeds][] = [
   ['not fd.sport = 80', { sockets: false, ports: [] }],
   ['fd.sport != 80', { sockets: true, ports: [] }],
   ['fd.sport > 1024', { sockets: true, ports: [] }],
-  ['fd.sport in (1, 2, 3, 4, 5, 6, 7, 8, 9)', { sockets: true, ports: [] }],
+  ['fd.sport in (9, 8, 7, 6, 5, 4, 3, 2, 1)', { sockets: true, ports: [1, 2, 3, 4, 5, 6, 7, 8, 9] }],
   ['fd.sport = 0', { sockets: true, ports: [] }],
   ['fd.type in (ipv4, ipv6)', { sockets: true, ports: [] }],
   ['fd.type in (ipv4, pipe)', { sockets: false, ports: [] }],

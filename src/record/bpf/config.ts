@@ -16,10 +16,6 @@ export const SNAP_MAX = 65536;
 export const ARGS_MAX = 4096;
 /** Bytes of struct kcap_config before its offsets. */
 const OFFSETS_AT = 76;
-/** Slots of kcap_config.io_ports (KCAP_IO_PORTS). */
-const IO_PORTS = 8;
-const KEEP_SOCKETS = 1;
-const KEEP_PORTS = 2;
 
 export interface OffsetSpec {
   readonly field: string;
@@ -69,10 +65,28 @@ export function parseOffsetSpecs(headerText: string): OffsetSpec[] {
   return out;
 }
 
+let headerText: string | undefined;
+const header = () => (headerText ??= readFileSync(CONFIG_HEADER, 'utf8'));
+
 let specs: OffsetSpec[] | undefined;
 export function offsetSpecs(): OffsetSpec[] {
-  specs ??= parseOffsetSpecs(readFileSync(CONFIG_HEADER, 'utf8'));
+  specs ??= parseOffsetSpecs(header());
   return specs;
+}
+
+/** The value of a `#define NAME number` of the header. */
+function defined(name: string): number {
+  const m = new RegExp(`^#define ${name} (\\d+)`, 'm').exec(header());
+  if (!m) throw new Error(`${CONFIG_HEADER}: no #define ${name}`);
+  return Number(m[1]);
+}
+
+/** io_keep and io_ports of struct kcap_config. With more ports than the programs hold they keep
+ * TCP I/O of any port: the filter still decides in user space. */
+function encodeIoKeep(keep: IoKeep, b: Buffer): void {
+  const ports = keep.ports.length <= defined('KCAP_IO_PORTS') ? keep.ports : [];
+  b.writeUInt32LE((keep.sockets ? defined('KCAP_KEEP_SOCKETS') : 0) | (ports.length ? defined('KCAP_KEEP_PORTS') : 0), 56);
+  ports.forEach((p, i) => b.writeUInt16LE(p, 60 + 2 * i));
 }
 
 /** Offsets of every KCAP_OFFSETS entry in this kernel; throws BtfError naming a missing one, or
@@ -110,10 +124,7 @@ export function encodeConfig(cfg: ProgramConfig, offsets: readonly number[]): Bu
   b.writeUInt32LE(Math.min(cfg.argsMax, ARGS_MAX), 40);
   b.writeUInt32LE(offsets.length, 44);
   b.writeBigUInt64LE(BigInt(cfg.tcpProbeIntervalNs), 48);
-  const { sockets, ports } = cfg.ioKeep;
-  if (ports.length > IO_PORTS) throw new RangeError(`${ports.length} ports to keep, more than the programs' ${IO_PORTS}`);
-  b.writeUInt32LE((sockets ? KEEP_SOCKETS : 0) | (ports.length ? KEEP_PORTS : 0), 56);
-  ports.forEach((p, i) => b.writeUInt16LE(p, 60 + 2 * i));
+  encodeIoKeep(cfg.ioKeep, b);
   offsets.forEach((o, i) => b.writeUInt32LE(o, OFFSETS_AT + 4 * i));
   return b;
 }
