@@ -4,10 +4,11 @@
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import { analyze, type AnalysisResult } from '../analyze/analyze.js';
 import type { SourceInfo } from '../capture/source.js';
+import { programIoKeep } from '../record/bpf/index.js';
 import { LiveSource } from '../record/live.js';
 import { RecordError, record, type RecordStatus } from '../record/recorder.js';
 import { renderText } from '../report/text.js';
-import { compileNode, ioNeeds } from '../filter/index.js';
+import { compileNode, ioNeeds, type IoNeeds } from '../filter/index.js';
 import { filterTreeOf, parseDurationNs } from './args.js';
 import { UserError } from './errors.js';
 
@@ -54,6 +55,14 @@ interface RecordFlags {
   readonly comm?: string;
   readonly container?: string;
   readonly analyze?: boolean;
+}
+
+/** What the programs drop for the filter, for the start line: '' when nothing. */
+function kernelFilterText(needs: IoNeeds | undefined): string {
+  if (!needs?.sockets) return '';
+  const { ports: checked } = programIoKeep(needs);
+  const ports = checked.length ? `, of TCP only ports ${checked.join(', ')}` : '';
+  return `; the programs keep I/O on sockets only${ports}`;
 }
 
 /** Operands after `--` are the command to trace; those before it are the filter. */
@@ -107,17 +116,18 @@ export function registerRecord(program: Command): void {
   .action(async (words: string[], o: RecordFlags) => {
     const { filterWords, command } = splitCommand(words);
     const tree = filterTreeOf(filterWords);
+    const filter = tree && { filter: compileNode(tree), ioKeep: ioNeeds(tree) };
     const tty = process.stderr.isTTY;
     const live = o.analyze ? new LiveAnalysis() : undefined;
     try {
       const result = await record({
         ...live?.hooks(),
-        onReady: (n: number) => process.stderr.write(`kcap: recording to ${o.output} (${n} tracepoints attached)\n`),
+        onReady: (n: number) => process.stderr.write(`kcap: recording to ${o.output} (${n} tracepoints attached${kernelFilterText(filter?.ioKeep)})\n`),
         output: o.output, snaplen: o.snaplen, stopSignal: stopOnSignals(),
         ...(o.duration !== undefined ? { durationMs: o.duration } : {}),
         ...(o.ringSize !== undefined ? { ringBytes: o.ringSize } : {}),
         ...(o.pid ? { pids: o.pid } : {}), ...(o.comm ? { comm: o.comm } : {}),
-        ...(o.container ? { container: o.container } : {}), ...(tree ? { filter: compileNode(tree), ioKeep: ioNeeds(tree) } : {}),
+        ...(o.container ? { container: o.container } : {}), ...filter,
         ...(command.length ? { command } : {}),
         ...(process.env.KCAP_BPF_OBJECT ? { bpfObject: process.env.KCAP_BPF_OBJECT } : {}),
         ...(tty ? { onStatus: (s: RecordStatus) => process.stderr.write(`\r\x1b[K${formatStatus(s)}`) } : {}),

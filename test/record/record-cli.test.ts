@@ -192,6 +192,7 @@ describeBpf('kcap record selection (CLI, real redis)', () => {
     const r = kcap(['record', '-o', file, 'evt.is_io', '=', 'true', 'and', 'fd.sport', '=', String(port), '--',
       'sh', '-c', `cat /etc/hostname >/dev/null; redis-benchmark -p ${port} -n ${n} -c 2 -t get -q >/dev/null`]);
     expect(r.status, r.stderr).toBe(0);
+    expect(r.stderr).toContain(`the programs keep I/O on sockets only, of TCP only ports ${port})`);
     const events = kcap(['print', '--json', '-q', file]).stdout.trim().split('\n').map((l) => JSON.parse(l));
     const io = events.filter((e) => e.dir !== null);
     expect(io.length).toBeGreaterThan(2 * n);

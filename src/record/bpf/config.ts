@@ -81,11 +81,16 @@ function defined(name: string): number {
   return Number(m[1]);
 }
 
-/** io_keep and io_ports of struct kcap_config. With more ports than the programs hold they keep
- * TCP I/O of any port: the filter still decides in user space. */
+/** What the programs check of `keep`: with more ports than they hold, they keep TCP I/O of any
+ * port (the filter still decides in user space). */
+export function programIoKeep(keep: IoKeep): IoKeep {
+  return keep.ports.length <= defined('KCAP_IO_PORTS') ? keep : { sockets: keep.sockets, ports: [] };
+}
+
+/** io_keep and io_ports of struct kcap_config. */
 function encodeIoKeep(keep: IoKeep, b: Buffer): void {
-  const ports = keep.ports.length <= defined('KCAP_IO_PORTS') ? keep.ports : [];
-  b.writeUInt32LE((keep.sockets ? defined('KCAP_KEEP_SOCKETS') : 0) | (ports.length ? defined('KCAP_KEEP_PORTS') : 0), 56);
+  const { sockets, ports } = programIoKeep(keep);
+  b.writeUInt32LE((sockets ? defined('KCAP_KEEP_SOCKETS') : 0) | (ports.length ? defined('KCAP_KEEP_PORTS') : 0), 56);
   ports.forEach((p, i) => b.writeUInt16LE(p, 60 + 2 * i));
 }
 

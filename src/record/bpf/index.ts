@@ -24,7 +24,7 @@ import { checkBpfSupport, BTF_PATH } from './support.js';
 
 export { BpfError } from './errors.js';
 export { checkBpfSupport, type BpfSupport } from './support.js';
-export { SNAP_MAX, type IoKeep } from './config.js';
+export { programIoKeep, SNAP_MAX, type IoKeep } from './config.js';
 export type { LoadedProgram } from './native.js';
 
 export const BPF_OBJECT = `${PACKAGE_ROOT}native/bpf/kcap.bpf.o`;
