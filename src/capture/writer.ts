@@ -40,7 +40,7 @@ export interface WriterOptions {
 export const DEFAULT_CHUNK_SIZE = 1 << 20;
 
 /** Words of a record summary before its per-CPU counts. */
-const SUMMARY_FIXED = 5;
+export const RECORD_SUMMARY_FIXED = 5;
 
 /**
  * A summary of a batch of records that whoever produced the batch already walked (the recorder's
@@ -48,7 +48,7 @@ const SUMMARY_FIXED = 5;
  * first ts lo, first ts hi, last ts lo, last ts hi, records on CPU 0, on CPU 1, …].
  */
 export function recordSummary(cpus: number): Uint32Array {
-  return new Uint32Array(SUMMARY_FIXED + cpus);
+  return new Uint32Array(RECORD_SUMMARY_FIXED + cpus);
 }
 
 const DEFAULT_LEVEL = 3;
@@ -205,8 +205,8 @@ export class CaptureWriter {
     const count = summary[0]!;
     if (count === 0) return;
     this.noteTs(summary[2]!, summary[1]!, summary[4]!, summary[3]!, count);
-    for (let cpu = 0; cpu + SUMMARY_FIXED < summary.length; cpu++) {
-      if (summary[SUMMARY_FIXED + cpu]) this.cpu(cpu).records += summary[SUMMARY_FIXED + cpu]!;
+    for (let cpu = 0; cpu + RECORD_SUMMARY_FIXED < summary.length; cpu++) {
+      if (summary[RECORD_SUMMARY_FIXED + cpu]) this.cpu(cpu).records += summary[RECORD_SUMMARY_FIXED + cpu]!;
     }
     this.fill += length;
     if (this.fill >= this.chunkSize) this.flush();

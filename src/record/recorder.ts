@@ -70,7 +70,6 @@ export class RecordError extends Error {
 /** zstd level of recorded chunks: level 1 writes about 1.3x faster than 3 on event data (bench/
  * capture.bench.ts) for files about 6% larger, and the recorder shares the CPU with what it traces. */
 export const RECORD_ZSTD_LEVEL = 1;
-const DRAIN_BATCH_BYTES = 8 << 20;
 const LOST_CHECK_INTERVAL_MS = 1000;
 /** A STATS block this often, so a recording killed outright still says what it had counted. */
 const STATS_INTERVAL_MS = 10_000;
@@ -237,29 +236,20 @@ class DrainLoop {
 
   /**
    * Drains one batch into the writer and returns it (empty when the filter kept nothing), or null
-   * when the ring is empty. Unfiltered batches are sized to the chunk being built and come with
-   * a summary from the drain, so no record is walked in JS.
+   * when the ring is empty. Batches are drained straight into the chunk being built, sized to it,
+   * with a summary from the drain, so no record is walked in JS unless a filter selects them.
    */
   private nextBatch(): Uint8Array | null {
-    if (this.selector) {
-      const drained = this.probes.drain(DRAIN_BATCH_BYTES);
-      if (!drained) return null;
-      this.fromRings += drained.length;
-      const { records, count } = this.selector.select(drained);
-      this.events += count;
-      this.writer.append(records);
-      return records;
-    }
-    // Drained straight into the chunk being built; a live consumer gets its own copy, as the
-    // chunk's buffer is reused once written.
     const room = this.writer.chunkRoom();
     const tail = this.writer.tail(room + MAX_RECORD_BYTES);
     const n = this.probes.drainInto(tail, room, this.summary);
     if (n === 0) return null;
     this.fromRings += n;
-    const batch = this.opts.onBatch ? tail.slice(0, n) : tail.subarray(0, n);
+    const kept = this.selector ? this.selector.compact(tail.subarray(0, n), this.summary) : n;
+    // A live consumer gets its own copy, as the chunk's buffer is reused once written.
+    const batch = this.opts.onBatch ? tail.slice(0, kept) : tail.subarray(0, kept);
     this.events += this.summary[0]!;
-    this.writer.commitSummarized(n, this.summary);
+    this.writer.commitSummarized(kept, this.summary);
     return batch;
   }
 

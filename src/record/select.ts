@@ -4,7 +4,7 @@
  * file still replays with full thread and fd context — the rule sysdig follows when writing a
  * filtered capture. Selection runs the same conversion `kcap analyze` does.
  */
-import type { SourceInfo } from '../capture/source.js';
+import { RECORD_SUMMARY_FIXED as SUMMARY_FIXED, type SourceInfo } from '../capture/index.js';
 import type { KEvent } from '../probe/event.js';
 import { Replayer } from '../probe/replay.js';
 
@@ -16,25 +16,44 @@ export class RecordSelector {
     this.replayer = new Replayer(info);
   }
 
-  /** The kept records of `batch` (whole records), concatenated, and how many; may be empty.
-   * Kept records next to each other are copied as one run, and a batch kept whole is not copied. */
-  select(batch: Uint8Array): { records: Uint8Array; count: number } {
+  /**
+   * Keeps the selected records of `batch` (whole records, drained in place into the chunk being
+   * built): moves them to its start, in order, rewrites `summary` (recordSummary's layout) to
+   * describe them alone and returns their length in bytes. Moving in place spares the recorder a
+   * batch allocation and two copies per drain.
+   */
+  compact(batch: Uint8Array, summary: Uint32Array): number {
     const runs: number[] = []; // [start, end) pairs into batch
-    let count = 0;
-    let size = 0;
+    summary.fill(0);
     this.replayer.chunk({ seq: this.seq++, records: batch, count: 0, firstTs: 0n, lastTs: 0n, lostBefore: 0 }, (ev) => {
       if ((ev.isIo || ev.category === 'tcp') && !this.filter(ev)) return;
-      count++;
-      size += ev.length;
+      countKept(summary, ev);
       if (runs.length > 0 && runs[runs.length - 1] === ev.offset) runs[runs.length - 1] = ev.offset + ev.length;
       else runs.push(ev.offset, ev.offset + ev.length);
     });
-    if (size === batch.length) return { records: batch, count };
-    const out = new Uint8Array(size);
-    for (let i = 0, at = 0; i < runs.length; i += 2) {
-      out.set(batch.subarray(runs[i]!, runs[i + 1]!), at);
+    // Every run moves towards the start, never past a run not yet moved.
+    let at = 0;
+    for (let i = 0; i < runs.length; i += 2) {
+      if (runs[i] !== at) batch.copyWithin(at, runs[i]!, runs[i + 1]!);
       at += runs[i + 1]! - runs[i]!;
     }
-    return { records: out, count };
+    return at;
   }
+}
+
+/** Counts a kept event into the summary: first and last timestamp (kept as u32 pairs, which a
+ * double would round after 104 days of uptime) and records per CPU. */
+function countKept(summary: Uint32Array, ev: KEvent): void {
+  const { tsHi: hi, tsLo: lo } = ev;
+  const none = summary[0] === 0;
+  if (none || hi < summary[2]! || (hi === summary[2]! && lo < summary[1]!)) {
+    summary[1] = lo;
+    summary[2] = hi;
+  }
+  if (none || hi > summary[4]! || (hi === summary[4]! && lo > summary[3]!)) {
+    summary[3] = lo;
+    summary[4] = hi;
+  }
+  summary[0]!++;
+  if (SUMMARY_FIXED + ev.cpu < summary.length) summary[SUMMARY_FIXED + ev.cpu]!++;
 }

@@ -12,7 +12,7 @@ import { compileNode, ioNeeds, parseFilter, type IoNeeds } from '../../src/filte
 import type { KEvent } from '../../src/probe/event.js';
 import { replay } from '../../src/probe/replay.js';
 import { buildScenario } from '../probe/scenario.js';
-import { filterExpressions } from './expressions.js';
+import { filterExpressions, SCENARIO_ATOMS } from './expressions.js';
 
 const NEEDS: [string, IoNeeds][] = [
   ['fd.sport = 6379', { sockets: true, ports: [6379] }],
@@ -58,11 +58,7 @@ function programsKeep(needs: IoNeeds, ev: KEvent): boolean {
 
 describe('dropping in the kernel keeps what the filter selects', () => {
   const { builder } = buildScenario();
-  const expr = filterExpressions([
-    'fd.sport = 8080', 'fd.cport = 40000', 'fd.lport in (53, 9)', 'fd.rport = 41000', 'fd.sport = 53', 'fd.cport in (5353, 1)',
-    'fd.type = file', 'fd.type in (ipv4, unix)', 'fd.l4proto = udp', 'fd.l4proto exists', 'evt.category = net',
-    'evt.category = file', 'proc.name = nginx', 'evt.dir = in', 'evt.res > 5', 'fd.name endswith .log', 'fd.sip = 127.0.0.1',
-    'fd.role = server', 'fd.origin = inferred']);
+  const expr = filterExpressions(SCENARIO_ATOMS);
 
   it('every data call a random filter selects passes the programs\' check', async () => {
     let checked = 0;
