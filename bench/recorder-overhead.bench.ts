@@ -32,7 +32,8 @@
  *
  *   npx tsx bench/recorder-overhead.bench.ts [runs=5] [redis-requests=200000] [wrk-seconds=3] [baseline/bin/kcap.js]
  *
- * KCAP_BENCH_WORKLOADS=redis (or nginx) measures one workload only, for a quicker A/B.
+ * KCAP_BENCH_WORKLOADS=redis (or nginx) measures one workload only, and KCAP_BENCH_MODES=filter (words
+ * of the modes' labels, comma-separated) only the modes named, for a quicker A/B.
  */
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
@@ -49,6 +50,7 @@ const redisRequests = Number(process.argv[3] ?? 200_000);
 const wrkSeconds = Number(process.argv[4] ?? 3);
 const baselineKcap = process.argv[5];
 const workloads = (process.env.KCAP_BENCH_WORKLOADS ?? 'redis,nginx').split(',');
+const modeWords = process.env.KCAP_BENCH_MODES?.split(',');
 const BPF_STATS = '/proc/sys/kernel/bpf_stats_enabled';
 const CLOCK_TICK = 100; // USER_HZ: /proc/PID/stat counts CPU time in these
 
@@ -265,12 +267,13 @@ function summary(label: string, ts: Traced[], withStats: Traced | undefined, bas
  * the size each CPU gets on hosts of more than 16 CPUs, where the recorder has the least room. */
 function modesFor(w: Workload, floorObject: string): Mode[] {
   const builds = [['', KCAP], ...(baselineKcap ? [['baseline, ', baselineKcap]] : [])];
-  return [...builds.flatMap(([prefix, kcap]) => [
+  const all: Mode[] = [...builds.flatMap(([prefix, kcap]) => [
     { label: `${prefix}all processes`, kcap: kcap!, args: [], stats: true },
     { label: `${prefix}--comm ${w.serverComm}`, kcap: kcap!, args: ['--comm', w.serverComm], stats: true },
     { label: `${prefix}filter fd.sport = ${w.serverPort}`, kcap: kcap!, args: ['fd.sport', '=', String(w.serverPort)], stats: true },
   ]), { label: 'all processes, -B 4M', kcap: KCAP, args: ['-B', '4M'], stats: true },
   { label: 'floor: programs return at once', kcap: KCAP, args: [], env: { KCAP_BPF_OBJECT: floorObject }, stats: false }];
+  return modeWords ? all.filter((m) => modeWords.some((word) => m.label.includes(word))) : all;
 }
 
 interface Untraced {
@@ -313,7 +316,7 @@ async function main(): Promise<void> {
     if (workloads.includes('redis')) reports.push(await measure(redisWorkload(redis), dir, floorObject));
     if (workloads.includes('nginx')) reports.push(await measure(nginxWorkload(nginx), dir, floorObject));
     console.log(`kcap recorder overhead — ${cpus().length} × ${cpus()[0]?.model ?? '?'}, Linux ${release()}, node ${process.version}`);
-    const only = process.env.KCAP_BENCH_WORKLOADS ? `KCAP_BENCH_WORKLOADS=${process.env.KCAP_BENCH_WORKLOADS} ` : '';
+    const only = ['KCAP_BENCH_WORKLOADS', 'KCAP_BENCH_MODES'].filter((v) => process.env[v]).map((v) => `${v}=${process.env[v]} `).join('');
     console.log(`command: ${only}npx tsx bench/recorder-overhead.bench.ts ${process.argv.slice(2).join(' ')}`);
     console.log(reports.join('\n'));
   } finally {
