@@ -40,7 +40,7 @@ export interface WriterOptions {
 export const DEFAULT_CHUNK_SIZE = 1 << 20;
 
 /** Words of a record summary before its per-CPU counts. */
-export const RECORD_SUMMARY_FIXED = 5;
+const SUMMARY_FIXED = 5;
 
 /**
  * A summary of a batch of records that whoever produced the batch already walked (the recorder's
@@ -48,7 +48,28 @@ export const RECORD_SUMMARY_FIXED = 5;
  * first ts lo, first ts hi, last ts lo, last ts hi, records on CPU 0, on CPU 1, …].
  */
 export function recordSummary(cpus: number): Uint32Array {
-  return new Uint32Array(RECORD_SUMMARY_FIXED + cpus);
+  return new Uint32Array(SUMMARY_FIXED + cpus);
+}
+
+/** Counts one record into a summary (for a producer that walks its records in JS). */
+export function summarizeRecord(summary: Uint32Array, tsHi: number, tsLo: number, cpu: number): void {
+  const none = summary[0] === 0;
+  if (none || tsBefore(tsHi, tsLo, summary[2]!, summary[1]!)) {
+    summary[1] = tsLo;
+    summary[2] = tsHi;
+  }
+  if (none || tsBefore(summary[4]!, summary[3]!, tsHi, tsLo)) {
+    summary[3] = tsLo;
+    summary[4] = tsHi;
+  }
+  summary[0]!++;
+  if (SUMMARY_FIXED + cpu < summary.length) summary[SUMMARY_FIXED + cpu]!++;
+}
+
+/** Whether boot time a is before b, each as u32 halves: a double would round them after 104 days
+ * of uptime, and a bigint per record costs more than the comparison. */
+function tsBefore(aHi: number, aLo: number, bHi: number, bLo: number): boolean {
+  return aHi < bHi || (aHi === bHi && aLo < bLo);
 }
 
 const DEFAULT_LEVEL = 3;
@@ -205,8 +226,8 @@ export class CaptureWriter {
     const count = summary[0]!;
     if (count === 0) return;
     this.noteTs(summary[2]!, summary[1]!, summary[4]!, summary[3]!, count);
-    for (let cpu = 0; cpu + RECORD_SUMMARY_FIXED < summary.length; cpu++) {
-      if (summary[RECORD_SUMMARY_FIXED + cpu]) this.cpu(cpu).records += summary[RECORD_SUMMARY_FIXED + cpu]!;
+    for (let cpu = 0; cpu + SUMMARY_FIXED < summary.length; cpu++) {
+      if (summary[SUMMARY_FIXED + cpu]) this.cpu(cpu).records += summary[SUMMARY_FIXED + cpu]!;
     }
     this.fill += length;
     if (this.fill >= this.chunkSize) this.flush();
@@ -241,11 +262,11 @@ export class CaptureWriter {
 
   /** Widens the chunk's ts range to take `count` records whose ts lie in [first, last]. */
   private noteTs(firstHi: number, firstLo: number, lastHi: number, lastLo: number, count: number): void {
-    if (this.count === 0 || firstHi < this.firstHi || (firstHi === this.firstHi && firstLo < this.firstLo)) {
+    if (this.count === 0 || tsBefore(firstHi, firstLo, this.firstHi, this.firstLo)) {
       this.firstHi = firstHi;
       this.firstLo = firstLo;
     }
-    if (this.count === 0 || lastHi > this.lastHi || (lastHi === this.lastHi && lastLo > this.lastLo)) {
+    if (this.count === 0 || tsBefore(this.lastHi, this.lastLo, lastHi, lastLo)) {
       this.lastHi = lastHi;
       this.lastLo = lastLo;
     }

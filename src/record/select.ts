@@ -4,7 +4,7 @@
  * file still replays with full thread and fd context — the rule sysdig follows when writing a
  * filtered capture. Selection runs the same conversion `kcap analyze` does.
  */
-import { RECORD_SUMMARY_FIXED as SUMMARY_FIXED, type SourceInfo } from '../capture/index.js';
+import { summarizeRecord, type SourceInfo } from '../capture/index.js';
 import type { KEvent } from '../probe/event.js';
 import { Replayer } from '../probe/replay.js';
 
@@ -27,7 +27,7 @@ export class RecordSelector {
     summary.fill(0);
     this.replayer.chunk({ seq: this.seq++, records: batch, count: 0, firstTs: 0n, lastTs: 0n, lostBefore: 0 }, (ev) => {
       if ((ev.isIo || ev.category === 'tcp') && !this.filter(ev)) return;
-      countKept(summary, ev);
+      summarizeRecord(summary, ev.tsHi, ev.tsLo, ev.cpu);
       if (runs.length > 0 && runs[runs.length - 1] === ev.offset) runs[runs.length - 1] = ev.offset + ev.length;
       else runs.push(ev.offset, ev.offset + ev.length);
     });
@@ -39,21 +39,4 @@ export class RecordSelector {
     }
     return at;
   }
-}
-
-/** Counts a kept event into the summary: first and last timestamp (kept as u32 pairs, which a
- * double would round after 104 days of uptime) and records per CPU. */
-function countKept(summary: Uint32Array, ev: KEvent): void {
-  const { tsHi: hi, tsLo: lo } = ev;
-  const none = summary[0] === 0;
-  if (none || hi < summary[2]! || (hi === summary[2]! && lo < summary[1]!)) {
-    summary[1] = lo;
-    summary[2] = hi;
-  }
-  if (none || hi > summary[4]! || (hi === summary[4]! && lo > summary[3]!)) {
-    summary[3] = lo;
-    summary[4] = hi;
-  }
-  summary[0]!++;
-  if (SUMMARY_FIXED + ev.cpu < summary.length) summary[SUMMARY_FIXED + ev.cpu]!++;
 }
