@@ -3,10 +3,14 @@
  * capture order, and returns its result. The live recorder drives the same Analyzer from its
  * drain loop instead, so `kcap record --analyze` and `kcap analyze FILE` print the same report.
  */
+import type { CaptureReader } from '../capture/index.js';
 import type { EventSource } from '../capture/source.js';
 import { Analyzer, type RecordListener } from './analyzer.js';
+import { analyzeInParallel } from './parallel.js';
 import type { AnalysisResult, AnalyzeOptions } from './result.js';
+import { compileSpec, type AnalysisSpec } from './spec.js';
 
+export type { AnalysisSpec } from './spec.js';
 export type {
   AnalysisResult, AnalyzeOptions, Incompleteness, SlowRequest, TimePoint,
 } from './result.js';
@@ -16,4 +20,14 @@ export async function analyze(source: EventSource, opts: AnalyzeOptions = {}, on
   if (onRecord) analyzer.onRecord(onRecord);
   for await (const chunk of source.chunks()) analyzer.chunk(chunk);
   return analyzer.finish();
+}
+
+/**
+ * A capture file analyzed with up to `jobs` worker threads (never more than it has chunks: each
+ * worker replays every chunk, so more workers than chunks only add start-up time). The result is
+ * the same for every `jobs`.
+ */
+export async function analyzeCapture(reader: CaptureReader, spec: AnalysisSpec, jobs: number, onRecord?: RecordListener): Promise<AnalysisResult> {
+  const n = Math.min(jobs, reader.index.length);
+  return n > 1 ? analyzeInParallel(reader, spec, n, onRecord) : analyze(reader, compileSpec(spec), onRecord);
 }

@@ -4,11 +4,12 @@
  * was incomplete. The work is in src/analyze; this file only reads options and prints.
  */
 import type { Command } from 'commander';
-import { analyze, type TimePoint } from '../analyze/analyze.js';
+import { analyzeCapture, type TimePoint } from '../analyze/analyze.js';
+import { defaultJobs } from '../analyze/parallel.js';
 import { PROTOCOLS } from '../protocols/index.js';
 import { renderJson } from '../report/json.js';
 import { renderText } from '../report/text.js';
-import { damageLines, filterOf, parseCount, parseTimePoint, reportDamage, withCapture } from './args.js';
+import { damageLines, filterOf, parseCount, parsePositive, parseTimePoint, reportDamage, withCapture } from './args.js';
 import { UserError } from './errors.js';
 
 interface AnalyzeFlags {
@@ -17,6 +18,7 @@ interface AnalyzeFlags {
   readonly protocol?: readonly string[];
   readonly from?: TimePoint;
   readonly to?: TimePoint;
+  readonly jobs: number;
 }
 
 function protocolsOf(values: readonly string[] | undefined): string[] | undefined {
@@ -30,13 +32,13 @@ function protocolsOf(values: readonly string[] | undefined): string[] | undefine
 }
 
 async function run(file: string, words: readonly string[], flags: AnalyzeFlags): Promise<void> {
-  const filter = filterOf(words);
+  filterOf(words); // a bad filter is a usage error before the capture is opened
   const protocols = protocolsOf(flags.protocol);
   await withCapture(file, async (source) => {
-    const result = await analyze(source, {
-      top: flags.top, ...(filter ? { filter } : {}), ...(protocols ? { protocols } : {}),
+    const result = await analyzeCapture(source, {
+      top: flags.top, ...(words.length ? { filter: words.join(' ') } : {}), ...(protocols ? { protocols } : {}),
       ...(flags.from !== undefined ? { from: flags.from } : {}), ...(flags.to !== undefined ? { to: flags.to } : {}),
-    });
+    }, flags.jobs);
     const damaged = damageLines(source);
     const withDamage = damaged.length ? { ...result, incomplete: { ...result.incomplete, problems: [...result.incomplete.problems, ...damaged] } } : result;
     process.stdout.write(flags.json ? renderJson(withDamage) : renderText(withDamage));
@@ -54,5 +56,6 @@ export function registerAnalyze(program: Command): void {
     .option('-P, --protocol <names...>', `only these protocols (${PROTOCOLS.map((p) => p.name).join(', ')})`)
     .option('--from <time>', 'only requests starting from this time: after the first event (5s) or UTC (2026-11-22T00:11:12Z)', parseTimePoint)
     .option('--to <time>', 'only requests starting before this time, in the same forms', parseTimePoint)
+    .option('-j, --jobs <n>', 'worker threads (the report is the same for every number)', parsePositive, defaultJobs())
     .action((file: string, words: string[], flags: AnalyzeFlags) => run(file, words, flags));
 }

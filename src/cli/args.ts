@@ -43,10 +43,17 @@ export function parseTimePoint(text: string): TimePoint {
   return { utcNs: BigInt(ms) * 1_000_000n + BigInt((iso[2] ?? '').padEnd(9, '0')) };
 }
 
-/** A positive integer option value. */
+/** A whole-number option value (0 or more). */
 export function parseCount(text: string): number {
   const n = Number(text);
   if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError('expected a whole number');
+  return n;
+}
+
+/** A positive whole-number option value. */
+export function parsePositive(text: string): number {
+  const n = parseCount(text);
+  if (n === 0) throw new InvalidArgumentError('expected a whole number from 1');
   return n;
 }
 

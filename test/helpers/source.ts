@@ -99,6 +99,11 @@ export class CaptureBuilder {
     return this.records.length;
   }
 
+  /** The encoded records, in order (to write them into a capture file). */
+  encoded(): readonly Uint8Array[] {
+    return this.records;
+  }
+
   source(recordsPerChunk = 64): EventSource {
     const chunks = splitChunks(this.records, recordsPerChunk, this.schema.headerSize);
     return {
