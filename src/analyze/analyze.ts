@@ -11,6 +11,7 @@ import { Replayer } from '../probe/replay.js';
 import type { L7Record } from '../protocols/index.js';
 import { Aggregator, processText, type EndpointOperation, type LatencySummary, type Located, type ServiceEdge } from './aggregate.js';
 import { ConnectionTracker, type ConnectionStats } from './connections.js';
+import type { PercentileMethod } from './histogram.js';
 import { TcpHealth, type TcpConnHealth, type TcpTotals } from './tcp.js';
 import { endpointText } from '../probe/net.js';
 
@@ -71,6 +72,7 @@ export interface AnalysisResult {
   /** The window as ns after the first event, or null where open. */
   readonly window: { readonly fromNs: number | null; readonly toNs: number | null };
   readonly requests: number;
+  readonly percentiles: PercentileMethod;
   readonly protocols: readonly ({ readonly protocol: string } & LatencySummary)[];
   readonly endpoints: readonly EndpointOperation[];
   readonly serviceMap: readonly ServiceEdge[];
@@ -127,6 +129,7 @@ export async function analyze(source: EventSource, opts: AnalyzeOptions = {}): P
     },
     window,
     requests: agg.records,
+    percentiles: agg.percentileMethod(),
     protocols: agg.protocols().map((p) => ({ protocol: p.protocol, ...p.summary })),
     endpoints: agg.operations(),
     serviceMap: agg.serviceMap(),
