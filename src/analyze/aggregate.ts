@@ -1,13 +1,15 @@
 /**
  * Aggregation of request records into what the report shows: per server endpoint and operation,
  * the service map (who talks to whom), and the slowest requests. Every list comes out sorted by
- * explicit keys and percentiles use the nearest-rank method on exact latencies, so the same
- * records always give the same numbers.
+ * explicit keys and percentiles come from a mergeable histogram (exact nearest-rank up to a
+ * threshold), so the same records always give the same numbers. Aggregators of disjoint parts of
+ * the records merge into what one aggregator of them all would hold.
  */
 import { endpointText } from '../probe/net.js';
 import type { L7Record } from '../protocols/index.js';
 import type { ConnContext, Peer } from './connections.js';
 import { resourceGroup } from './group.js';
+import { EXACT_LIMIT, LatencyHistogram, RELATIVE_ERROR, type PercentileMethod } from './histogram.js';
 
 export interface LatencySummary {
   readonly count: number;
@@ -39,13 +41,6 @@ export interface ServiceEdge extends LatencySummary {
   readonly protocol: string;
 }
 
-/** Nearest-rank percentile of ascending-sorted values. */
-export function percentile(sorted: Float64Array, p: number): number {
-  if (sorted.length === 0) return 0;
-  const rank = Math.max(1, Math.ceil((p / 100) * sorted.length));
-  return sorted[rank - 1]!;
-}
-
 /**
  * Whether the record counts as an error: the protocol set an error (HTTP status >= 400, a DNS
  * rcode other than NOERROR, an error reply of a database or cache).
@@ -56,8 +51,7 @@ export function isError(r: L7Record): boolean {
 
 /** Collects latencies and counters for one group of records. */
 class Bucket {
-  private lat = new Float64Array(16);
-  count = 0;
+  readonly lat = new LatencyHistogram();
   errors = 0;
   noResponse = 0;
   reqBytes = 0;
@@ -65,12 +59,7 @@ class Bucket {
   readonly statuses = new Map<string, number>();
 
   add(r: L7Record): void {
-    if (this.count === this.lat.length) {
-      const grown = new Float64Array(this.lat.length * 2);
-      grown.set(this.lat);
-      this.lat = grown;
-    }
-    this.lat[this.count++] = Number(r.latencyNs);
+    this.lat.add(Number(r.latencyNs));
     if (isError(r)) this.errors++;
     if (r.reply === 'missing') this.noResponse++;
     this.reqBytes += r.reqBytes;
@@ -78,12 +67,19 @@ class Bucket {
     this.statuses.set(r.status, (this.statuses.get(r.status) ?? 0) + 1);
   }
 
+  merge(o: Bucket): void {
+    this.lat.merge(o.lat);
+    this.errors += o.errors;
+    this.noResponse += o.noResponse;
+    this.reqBytes += o.reqBytes;
+    this.respBytes += o.respBytes;
+    for (const [status, n] of o.statuses) this.statuses.set(status, (this.statuses.get(status) ?? 0) + n);
+  }
+
   summary(): LatencySummary {
-    const sorted = this.lat.slice(0, this.count).sort();
+    const [p50Ns, p90Ns, p99Ns] = this.lat.percentiles([50, 90, 99]) as [number, number, number];
     return {
-      count: this.count, errors: this.errors, noResponse: this.noResponse,
-      p50Ns: percentile(sorted, 50), p90Ns: percentile(sorted, 90), p99Ns: percentile(sorted, 99),
-      maxNs: sorted.length ? sorted[sorted.length - 1]! : 0,
+      count: this.lat.count, errors: this.errors, noResponse: this.noResponse, p50Ns, p90Ns, p99Ns, maxNs: this.lat.max,
       reqBytes: this.reqBytes, respBytes: this.respBytes,
     };
   }
@@ -103,6 +99,10 @@ class ServerProcesses {
 
   add(text: string): void {
     if (text !== '') this.seen.add(text);
+  }
+
+  merge(o: ServerProcesses): void {
+    for (const text of o.seen) this.seen.add(text);
   }
 
   /** Sorted names, at most three, then how many more. */
@@ -125,7 +125,10 @@ export interface Located {
   readonly ctx: ConnContext;
 }
 
-/** A bounded list of the slowest records, ties broken by start time then connection. */
+/**
+ * A bounded list of the slowest records, ties broken by start time, connection, then what the
+ * report shows of them, so the list does not depend on the order records arrived in.
+ */
 class Slowest {
   private items: Located[] = [];
   constructor(private readonly limit: number) {}
@@ -133,9 +136,9 @@ class Slowest {
   add(rec: L7Record, ctx: ConnContext): void {
     if (this.limit <= 0) return;
     const item = { rec, ctx };
-    if (this.items.length >= this.limit && !Slowest.before(item, this.items[this.items.length - 1]!)) return;
+    if (this.items.length >= this.limit && Slowest.order(item, this.items[this.items.length - 1]!) >= 0) return;
     this.items.push(item);
-    this.items.sort((a, b) => (Slowest.before(a, b) ? -1 : Slowest.before(b, a) ? 1 : 0));
+    this.items.sort(Slowest.order);
     if (this.items.length > this.limit) this.items.pop();
   }
 
@@ -143,10 +146,11 @@ class Slowest {
     return this.items;
   }
 
-  private static before(a: Located, b: Located): boolean {
-    if (a.rec.latencyNs !== b.rec.latencyNs) return a.rec.latencyNs > b.rec.latencyNs;
-    if (a.rec.startTs !== b.rec.startTs) return a.rec.startTs < b.rec.startTs;
-    return a.ctx.conn < b.ctx.conn;
+  private static order(a: Located, b: Located): number {
+    if (a.rec.latencyNs !== b.rec.latencyNs) return a.rec.latencyNs > b.rec.latencyNs ? -1 : 1;
+    if (a.rec.startTs !== b.rec.startTs) return a.rec.startTs < b.rec.startTs ? -1 : 1;
+    return a.ctx.conn - b.ctx.conn || cmp(a.rec.operation, b.rec.operation) || cmp(a.rec.resource, b.rec.resource)
+      || cmp(a.rec.status, b.rec.status) || cmp(a.rec.error, b.rec.error);
   }
 }
 
@@ -158,6 +162,22 @@ interface Group<K> {
   readonly key: K;
   readonly procs: ServerProcesses;
   readonly bucket: Bucket;
+}
+
+function newGroup<K>(key: K): Group<K> {
+  return { key, procs: new ServerProcesses(), bucket: new Bucket() };
+}
+
+function mergeGroup<K>(into: Group<K>, from: Group<K>): void {
+  into.procs.merge(from.procs);
+  into.bucket.merge(from.bucket);
+}
+
+/** The value of `key` in `map`, made by `make` the first time. */
+function entry<V>(map: Map<string, V>, key: string, make: () => V): V {
+  let v = map.get(key);
+  if (v === undefined) map.set(key, (v = make()));
+  return v;
 }
 
 /** Per server endpoint: its operations, by operation and resource. */
@@ -191,14 +211,7 @@ export class Aggregator {
     this.records++;
     let slots = this.slots.get(ctx);
     if (!slots) this.slots.set(ctx, (slots = this.resolve(ctx)));
-    const resource = resourceGroup(rec.protocol, rec.resource);
-    const opKey = `${rec.operation}\0${resource}`;
-    let op = slots.group.ops.get(opKey);
-    if (!op) {
-      const g = slots.group;
-      op = { key: { protocol: g.protocol, server: g.server, operation: rec.operation, resource }, procs: new ServerProcesses(), bucket: new Bucket() };
-      g.ops.set(opKey, op);
-    }
+    const op = this.op(slots.group, rec.operation, resourceGroup(rec.protocol, rec.resource));
     op.procs.add(slots.serverProcess);
     op.bucket.add(rec);
     slots.edge.procs.add(slots.serverProcess);
@@ -207,19 +220,48 @@ export class Aggregator {
     this.slowest.add(rec, ctx);
   }
 
+  /**
+   * Takes in what an aggregator of other records (with the same top N) holds, so this one holds
+   * what one aggregator of both sets of records would. Groups meet by their text keys: each
+   * aggregator has connection contexts of its own.
+   */
+  merge(other: Aggregator): void {
+    this.records += other.records;
+    for (const g of other.groups.values()) {
+      const mine = this.group(g.protocol, g.server);
+      for (const op of g.ops.values()) mergeGroup(this.op(mine, op.key.operation, op.key.resource), op);
+    }
+    for (const e of other.edges.values()) mergeGroup(this.edge(e.key.client, e.key.server, e.key.protocol), e);
+    for (const [protocol, bucket] of other.byProtocol) this.protocolBucket(protocol).merge(bucket);
+    for (const { rec, ctx } of other.slowest.list()) this.slowest.add(rec, ctx);
+  }
+
   private resolve(ctx: ConnContext): Slots {
     const server = endpointText(ctx.server.addr, ctx.server.port);
-    const serverProcess = processText(ctx.server);
-    const groupKey = `${ctx.protocol}\0${server}`;
-    let group = this.groups.get(groupKey);
-    if (!group) this.groups.set(groupKey, (group = { protocol: ctx.protocol, server, ops: new Map() }));
-    const client = clientText(ctx.client);
-    const edgeKey = `${client}\0${server}\0${ctx.protocol}`;
-    let edge = this.edges.get(edgeKey);
-    if (!edge) this.edges.set(edgeKey, (edge = { key: { client, server, protocol: ctx.protocol }, procs: new ServerProcesses(), bucket: new Bucket() }));
-    let proto = this.byProtocol.get(ctx.protocol);
-    if (!proto) this.byProtocol.set(ctx.protocol, (proto = new Bucket()));
-    return { group, serverProcess, edge, proto };
+    return {
+      group: this.group(ctx.protocol, server), serverProcess: processText(ctx.server),
+      edge: this.edge(clientText(ctx.client), server, ctx.protocol), proto: this.protocolBucket(ctx.protocol),
+    };
+  }
+
+  private group(protocol: string, server: string): ServerGroup {
+    return entry(this.groups, `${protocol}\0${server}`, () => ({ protocol, server, ops: new Map() }));
+  }
+
+  /** Called per request: no closure, one string and one lookup. */
+  private op(g: ServerGroup, operation: string, resource: string): Group<OpKey> {
+    const key = `${operation}\0${resource}`;
+    let op = g.ops.get(key);
+    if (!op) g.ops.set(key, (op = newGroup({ protocol: g.protocol, server: g.server, operation, resource })));
+    return op;
+  }
+
+  private edge(client: string, server: string, protocol: string): Group<EdgeKey> {
+    return entry(this.edges, `${client}\0${server}\0${protocol}`, () => newGroup({ client, server, protocol }));
+  }
+
+  private protocolBucket(protocol: string): Bucket {
+    return entry(this.byProtocol, protocol, () => new Bucket());
   }
 
   /** Per endpoint and operation, sorted by protocol, server, then request count (most first), operation, resource. */
@@ -240,6 +282,13 @@ export class Aggregator {
   protocols(): { protocol: string; summary: LatencySummary }[] {
     return [...this.byProtocol].map(([protocol, b]) => ({ protocol, summary: b.summary() }))
       .sort((a, b) => cmp(a.protocol, b.protocol));
+  }
+
+  /** How the percentiles were computed: from the histogram when any protocol had more requests than it keeps exactly. */
+  percentileMethod(): PercentileMethod {
+    return [...this.byProtocol.values()].every((b) => b.lat.isExact)
+      ? { method: 'exact', exactUpTo: EXACT_LIMIT, relativeError: 0 }
+      : { method: 'histogram', exactUpTo: EXACT_LIMIT, relativeError: RELATIVE_ERROR };
   }
 
   slowestRequests(): readonly Located[] {

@@ -54,6 +54,7 @@ export class ReportBuilder {
       },
       window: span.window,
       requests: agg.records,
+      percentiles: agg.percentileMethod(),
       protocols: protocols.map((p) => ({ protocol: p.protocol, ...p.summary })),
       endpoints: agg.operations(),
       serviceMap: agg.serviceMap(),

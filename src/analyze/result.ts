@@ -6,6 +6,7 @@ import type { KEvent } from '../probe/event.js';
 import type { L7Record } from '../protocols/index.js';
 import type { EndpointOperation, LatencySummary, ServiceEdge } from './aggregate.js';
 import type { ConnContext } from './connections.js';
+import type { PercentileMethod } from './histogram.js';
 import type { TcpConnHealth, TcpTotals } from './tcp.js';
 
 export interface AnalyzeOptions {
@@ -67,6 +68,7 @@ export interface AnalysisResult {
   /** The window as ns after the first event, or null where open. */
   readonly window: { readonly fromNs: number | null; readonly toNs: number | null };
   readonly requests: number;
+  readonly percentiles: PercentileMethod;
   readonly protocols: readonly ({ readonly protocol: string } & LatencySummary)[];
   readonly endpoints: readonly EndpointOperation[];
   readonly serviceMap: readonly ServiceEdge[];

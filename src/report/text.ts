@@ -37,8 +37,11 @@ function header(r: AnalysisResult): string {
 }
 
 function protocols(r: AnalysisResult): string {
-  return section('PROTOCOLS', renderTable([{ title: 'protocol' }, ...LATENCY_COLUMNS],
-    r.protocols.map((p) => [p.protocol, ...latencyCells(p)])));
+  const m = r.percentiles;
+  const method = m.method === 'exact' ? 'percentiles: nearest rank, exact'
+    : `percentiles: nearest rank, exact up to ${m.exactUpTo} requests a row, above from a histogram within ${(m.relativeError * 100).toFixed(2)} %`;
+  return section('PROTOCOLS', `${renderTable([{ title: 'protocol' }, ...LATENCY_COLUMNS],
+    r.protocols.map((p) => [p.protocol, ...latencyCells(p)]))}\n${method}`);
 }
 
 function endpoints(r: AnalysisResult): string {

@@ -4,7 +4,7 @@
  * protocols, kernel losses, percentiles and the report formats. Real recordings are in test/e2e.
  */
 import { describe, expect, it } from 'vitest';
-import { percentile } from '../../src/analyze/aggregate.js';
+import { percentile } from '../../src/analyze/histogram.js';
 import { resourceGroup } from '../../src/analyze/group.js';
 import { analyze } from '../../src/analyze/analyze.js';
 import type { EventSource, RawChunk } from '../../src/capture/source.js';
@@ -157,6 +157,14 @@ describe('reports', () => {
     for (const title of ['PROTOCOLS', 'ENDPOINTS', 'SERVICE MAP', 'SLOWEST REQUESTS', 'TCP', 'INCOMPLETE DATA']) {
       expect(renderText(a)).toContain(title);
     }
+  });
+
+  it('say how the percentiles were computed', async () => {
+    const r = await analyze(httpCapture({ client: true, server: true, statuses: [200, 200] }).source());
+    expect(JSON.parse(renderJson(r)).percentiles).toEqual({ method: 'exact', exactUpTo: 1024, relativeError: 0 });
+    expect(renderText(r)).toContain('\npercentiles: nearest rank, exact\n');
+    const approx = { ...r, percentiles: { method: 'histogram', exactUpTo: 1024, relativeError: 1 / 256 } } as const;
+    expect(renderText(approx)).toContain('\npercentiles: nearest rank, exact up to 1024 requests a row, above from a histogram within 0.39 %\n');
   });
 });
 
