@@ -9,7 +9,7 @@ import { endpointText } from '../probe/net.js';
 import type { L7Record } from '../protocols/index.js';
 import type { ConnContext, Peer } from './connections.js';
 import { resourceGroup } from './group.js';
-import { EXACT_LIMIT, LatencyHistogram, RELATIVE_ERROR, type PercentileMethod } from './histogram.js';
+import { EXACT_LIMIT, LatencyHistogram, RELATIVE_ERROR, type HistogramState, type PercentileMethod } from './histogram.js';
 
 export interface LatencySummary {
   readonly count: number;
@@ -49,9 +49,18 @@ export function isError(r: L7Record): boolean {
   return r.error !== '';
 }
 
+interface BucketState {
+  readonly lat: HistogramState;
+  readonly errors: number;
+  readonly noResponse: number;
+  readonly reqBytes: number;
+  readonly respBytes: number;
+  readonly statuses: readonly (readonly [string, number])[];
+}
+
 /** Collects latencies and counters for one group of records. */
 class Bucket {
-  readonly lat = new LatencyHistogram();
+  constructor(readonly lat = new LatencyHistogram()) {}
   errors = 0;
   noResponse = 0;
   reqBytes = 0;
@@ -74,6 +83,21 @@ class Bucket {
     this.reqBytes += o.reqBytes;
     this.respBytes += o.respBytes;
     for (const [status, n] of o.statuses) this.statuses.set(status, (this.statuses.get(status) ?? 0) + n);
+  }
+
+  toState(): BucketState {
+    const { errors, noResponse, reqBytes, respBytes } = this;
+    return { lat: this.lat.toState(), errors, noResponse, reqBytes, respBytes, statuses: [...this.statuses] };
+  }
+
+  static fromState(s: BucketState): Bucket {
+    const b = new Bucket(LatencyHistogram.fromState(s.lat));
+    b.errors = s.errors;
+    b.noResponse = s.noResponse;
+    b.reqBytes = s.reqBytes;
+    b.respBytes = s.respBytes;
+    for (const [status, n] of s.statuses) b.statuses.set(status, n);
+    return b;
   }
 
   summary(): LatencySummary {
@@ -103,6 +127,16 @@ class ServerProcesses {
 
   merge(o: ServerProcesses): void {
     for (const text of o.seen) this.seen.add(text);
+  }
+
+  names(): string[] {
+    return [...this.seen];
+  }
+
+  static of(names: readonly string[]): ServerProcesses {
+    const p = new ServerProcesses();
+    for (const n of names) p.add(n);
+    return p;
   }
 
   /** Sorted names, at most three, then how many more. */
@@ -168,6 +202,33 @@ function newGroup<K>(key: K): Group<K> {
   return { key, procs: new ServerProcesses(), bucket: new Bucket() };
 }
 
+/** A group as plain data, to cross between threads. */
+interface GroupState<K> {
+  readonly key: K;
+  readonly procs: readonly string[];
+  readonly bucket: BucketState;
+}
+
+function groupState<K>(g: Group<K>): GroupState<K> {
+  return { key: g.key, procs: g.procs.names(), bucket: g.bucket.toState() };
+}
+
+function groupOf<K>(s: GroupState<K>): Group<K> {
+  return { key: s.key, procs: ServerProcesses.of(s.procs), bucket: Bucket.fromState(s.bucket) };
+}
+
+/**
+ * An aggregator as plain data, so a worker thread's aggregation can be merged in another (its
+ * connection contexts stay behind; the slowest records carry copies of theirs).
+ */
+export interface AggregatorState {
+  readonly records: number;
+  readonly ops: readonly GroupState<OpKey>[];
+  readonly edges: readonly GroupState<EdgeKey>[];
+  readonly byProtocol: readonly (readonly [string, BucketState])[];
+  readonly slowest: readonly Located[];
+}
+
 function mergeGroup<K>(into: Group<K>, from: Group<K>): void {
   into.procs.merge(from.procs);
   into.bucket.merge(from.bucket);
@@ -226,14 +287,26 @@ export class Aggregator {
    * aggregator has connection contexts of its own.
    */
   merge(other: Aggregator): void {
-    this.records += other.records;
-    for (const g of other.groups.values()) {
-      const mine = this.group(g.protocol, g.server);
-      for (const op of g.ops.values()) mergeGroup(this.op(mine, op.key.operation, op.key.resource), op);
-    }
-    for (const e of other.edges.values()) mergeGroup(this.edge(e.key.client, e.key.server, e.key.protocol), e);
-    for (const [protocol, bucket] of other.byProtocol) this.protocolBucket(protocol).merge(bucket);
-    for (const { rec, ctx } of other.slowest.list()) this.slowest.add(rec, ctx);
+    this.mergeState(other.toState());
+  }
+
+  toState(): AggregatorState {
+    return {
+      records: this.records,
+      ops: [...this.groups.values()].flatMap((g) => [...g.ops.values()].map(groupState)),
+      edges: [...this.edges.values()].map(groupState),
+      byProtocol: [...this.byProtocol].map(([protocol, b]) => [protocol, b.toState()] as const),
+      slowest: this.slowest.list(),
+    };
+  }
+
+  /** Takes in an aggregator's state, as merge() takes in the aggregator. */
+  mergeState(s: AggregatorState): void {
+    this.records += s.records;
+    for (const o of s.ops) mergeGroup(this.op(this.group(o.key.protocol, o.key.server), o.key.operation, o.key.resource), groupOf(o));
+    for (const e of s.edges) mergeGroup(this.edge(e.key.client, e.key.server, e.key.protocol), groupOf(e));
+    for (const [protocol, b] of s.byProtocol) this.protocolBucket(protocol).merge(Bucket.fromState(b));
+    for (const { rec, ctx } of s.slowest) this.slowest.add(rec, ctx);
   }
 
   private resolve(ctx: ConnContext): Slots {

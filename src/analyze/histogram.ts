@@ -63,6 +63,16 @@ function middleOf(bucket: number): number {
   return (SUB_BUCKETS + (bucket % SUB_BUCKETS)) * width + (width - 1) / 2;
 }
 
+/** A histogram as plain data, to cross between threads (structured clone keeps typed arrays). */
+export interface HistogramState {
+  readonly exact: Float64Array | null;
+  readonly counts: Float64Array;
+  readonly first: number;
+  readonly lo: number;
+  readonly hi: number;
+  readonly count: number;
+}
+
 export class LatencyHistogram {
   /** Every value while there are at most EXACT_LIMIT; null once they are counted in buckets. */
   private exact: Float64Array | null = new Float64Array(16);
@@ -82,6 +92,28 @@ export class LatencyHistogram {
       this.bump(bucketOf(v), 1);
     }
     this.count++;
+  }
+
+  toState(): HistogramState {
+    const { counts, first, lo, hi, count } = this;
+    return { exact: this.exact && this.exact.slice(0, count), counts, first, lo, hi, count };
+  }
+
+  static fromState(s: HistogramState): LatencyHistogram {
+    const h = new LatencyHistogram();
+    if (s.exact === null) {
+      h.exact = null;
+    } else {
+      // Room to keep adding: keep() grows the array by doubling its length.
+      h.exact = new Float64Array(Math.max(16, s.exact.length));
+      h.exact.set(s.exact);
+    }
+    h.counts = new Float64Array(s.counts);
+    h.first = s.first;
+    h.lo = s.lo;
+    h.hi = s.hi;
+    h.count = s.count;
+    return h;
   }
 
   /** Adds another histogram's values, as if each had been added here. */

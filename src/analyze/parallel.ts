@@ -2,17 +2,19 @@
  * `--jobs N`: analysis of a capture file over N worker threads, with the same bytes of output as
  * one thread. The main thread reads and decompresses each chunk once, into shared memory that
  * every worker sees without a copy. Each worker replays every chunk (conversion needs the state
- * all events build) but tracks and parses only its shard of the connections (worker.ts), and
- * posts back the records it selected with their places in capture order. The main thread merges
- * each chunk's records from all workers by place — the order one thread would have produced —
- * and aggregates them, so the report and the record stream do not depend on N. At most WINDOW
- * chunks are in flight, which bounds memory whatever the capture's size.
+ * all events build) but tracks, parses and aggregates only its shard of the connections
+ * (worker.ts); the main thread merges the aggregations at the end (merging is exact and does not
+ * depend on order), so the report does not depend on N. When the record stream has listeners,
+ * workers also post each chunk's records with their places in capture order, and the main thread
+ * merges them by place into the order one thread would have produced. At most WINDOW chunks are
+ * in flight, which bounds memory whatever the capture's size.
  */
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import type { CaptureReader } from '../capture/index.js';
 import type { RawChunk } from '../capture/source.js';
 import type { L7Record } from '../protocols/index.js';
+import type { AggregatorState } from './aggregate.js';
 import type { ConnContext } from './connections.js';
 import type { ExtractorFacts, Shard } from './extractor.js';
 import { ReportBuilder, type RecordListener } from './report-builder.js';
@@ -28,6 +30,8 @@ export interface WorkerSetup {
   readonly spec: AnalysisSpec;
   readonly shard: Shard;
   readonly top: number;
+  /** Whether to post the records themselves (the main thread has record-stream listeners). */
+  readonly stream: boolean;
 }
 
 export type ToWorker = { readonly type: 'chunk'; readonly chunk: RawChunk } | { readonly type: 'end' };
@@ -42,7 +46,12 @@ export interface Batch {
   readonly contexts: ConnContext[];
 }
 
-type FromWorker = Batch | { readonly type: 'done'; readonly facts: ExtractorFacts };
+interface Finished {
+  readonly facts: ExtractorFacts;
+  readonly aggregate: AggregatorState;
+}
+
+type FromWorker = Batch | ({ readonly type: 'done' } & Finished);
 
 /** Worker threads to use by default: one per core. */
 export function defaultJobs(): number {
@@ -55,14 +64,15 @@ export async function analyzeInParallel(reader: CaptureReader, spec: AnalysisSpe
   const span = new CaptureSpan(reader.clock, spec.from, spec.to);
   const builder = new ReportBuilder(reader, top);
   if (onRecord) builder.onRecord(onRecord);
-  const workers = Array.from({ length: jobs }, (_, index) => new ShardWorker({ path: reader.path, spec, top, shard: { index, count: jobs } }));
+  const stream = builder.streaming;
+  const workers = Array.from({ length: jobs }, (_, index) => new ShardWorker({ path: reader.path, spec, top, stream, shard: { index, count: jobs } }));
   try {
     const merge = async (): Promise<void> => mergeInto(builder, await Promise.all(workers.map((w) => w.nextBatch())));
     let inFlight = 0;
-    for await (const chunk of reader.chunks()) {
+    for await (const chunk of reader.chunks({}, true)) {
       span.observe(chunk);
-      const shared = { ...chunk, records: sharedCopy(chunk.records) };
-      for (const w of workers) w.post({ type: 'chunk', chunk: shared });
+      // Its records are in shared memory: posting shares them instead of copying.
+      for (const w of workers) w.post({ type: 'chunk', chunk });
       if (++inFlight > WINDOW) {
         await merge();
         inFlight--;
@@ -71,20 +81,15 @@ export async function analyzeInParallel(reader: CaptureReader, spec: AnalysisSpe
     for (const w of workers) w.post({ type: 'end' });
     // The batches still in flight, then the one each worker posts as it finishes.
     for (; inFlight >= 0; inFlight--) await merge();
-    const facts = await Promise.all(workers.map((w) => w.facts()));
-    return builder.result(span, facts);
+    const finished = await Promise.all(workers.map((w) => w.finished()));
+    for (const f of finished) builder.absorb(f.aggregate);
+    return builder.result(span, finished.map((f) => f.facts));
   } finally {
     await Promise.all(workers.map((w) => w.stop()));
   }
 }
 
-function sharedCopy(bytes: Uint8Array): Uint8Array {
-  const shared = new Uint8Array(new SharedArrayBuffer(bytes.length));
-  shared.set(bytes);
-  return shared;
-}
-
-/** Feeds one chunk's batches to the builder in capture order: by place, then connection. */
+/** Streams one chunk's batches in capture order: by place, then connection. */
 function mergeInto(builder: ReportBuilder, batches: readonly Batch[]): void {
   const order: { num: number; conn: number; rec: L7Record; ctx: ConnContext }[] = [];
   for (const b of batches) {
@@ -95,14 +100,14 @@ function mergeInto(builder: ReportBuilder, batches: readonly Batch[]): void {
   }
   // Stable: one connection's records of one event keep the order they were emitted in.
   if (batches.length > 1) order.sort((a, b) => a.num - b.num || a.conn - b.conn);
-  for (const o of order) builder.add(o.rec, o.ctx);
+  for (const o of order) builder.stream(o.rec, o.ctx);
 }
 
 /** One worker thread and the messages it has sent that were not taken yet. */
 class ShardWorker {
   private readonly worker: Worker;
   private readonly batches: Batch[] = [];
-  private done: ExtractorFacts | undefined;
+  private done: Finished | undefined;
   private failure: Error | undefined;
   private wake: (() => void) | undefined;
 
@@ -110,7 +115,7 @@ class ShardWorker {
     this.worker = startWorker(setup);
     this.worker.on('message', (m: FromWorker) => {
       if (m.type === 'batch') this.batches.push(m);
-      else this.done = m.facts;
+      else this.done = m;
       this.wake?.();
     });
     this.worker.on('error', (e) => { this.failure = e; this.wake?.(); });
@@ -129,7 +134,7 @@ class ShardWorker {
     return this.batches.shift()!;
   }
 
-  async facts(): Promise<ExtractorFacts> {
+  async finished(): Promise<Finished> {
     await this.until(() => this.done !== undefined);
     return this.done!;
   }

@@ -1,14 +1,15 @@
 /**
  * The second half of analysis: selected L7 records, in capture order → the sorted result the
- * reports render. Aggregates each record and hands it to the record-stream listeners, then
- * assembles the result with what the extractors knew (replay and connection counts, TCP health).
+ * reports render. Aggregates each record (or takes in what worker threads aggregated) and hands
+ * it to the record-stream listeners, then assembles the result with what the extractors knew
+ * (replay and connection counts, TCP health).
  */
 import { utcText } from '../probe/format.js';
 import { endpointText } from '../probe/net.js';
 import type { L7Record } from '../protocols/index.js';
 import type { SourceInfo } from '../capture/source.js';
 import { bootToUtcNs } from '../capture/source.js';
-import { Aggregator, processText, type Located } from './aggregate.js';
+import { Aggregator, processText, type AggregatorState, type Located } from './aggregate.js';
 import type { ConnContext, ConnectionStats } from './connections.js';
 import type { ExtractorFacts } from './extractor.js';
 import type { AnalysisResult, SlowRequest } from './result.js';
@@ -28,9 +29,24 @@ export class ReportBuilder {
     this.listeners.push(listener);
   }
 
+  get streaming(): boolean {
+    return this.listeners.length > 0;
+  }
+
+  /** A record, in capture order: aggregated and streamed. */
   add(rec: L7Record, ctx: ConnContext): void {
     this.agg.add(rec, ctx);
+    this.stream(rec, ctx);
+  }
+
+  /** A record aggregated elsewhere (by a worker thread), in capture order: streamed only. */
+  stream(rec: L7Record, ctx: ConnContext): void {
     for (const listener of this.listeners) listener(rec, ctx);
+  }
+
+  /** Takes in a worker thread's aggregation. */
+  absorb(state: AggregatorState): void {
+    this.agg.mergeState(state);
   }
 
   /** The result; `facts` from every extractor (one, or one per shard, shard 0 first). */

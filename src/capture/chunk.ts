@@ -74,9 +74,10 @@ export class ChunkCompressor {
 export class ChunkDecompressor {
   private readonly dctx = new binding.DCtx();
 
-  /** Decompresses into exactly `rawLength` bytes; anything else is corruption. */
-  decompress(frame: Uint8Array, rawLength: number): Buffer {
-    const out = Buffer.allocUnsafe(rawLength);
+  /** Decompresses into exactly `rawLength` bytes; anything else is corruption. `shared`: into
+   * a SharedArrayBuffer, which worker threads can read without a copy. */
+  decompress(frame: Uint8Array, rawLength: number, shared = false): Buffer {
+    const out = shared ? Buffer.from(new SharedArrayBuffer(rawLength)) : Buffer.allocUnsafe(rawLength);
     let n: number;
     try {
       n = this.dctx.decompress(out, frame);

@@ -84,15 +84,18 @@ export class CaptureReader implements EventSource {
    */
   get status(): 'intact' | 'recoverable' { return this.indexed && this.problemList.length === 0 ? 'intact' : 'recoverable'; }
 
-  /** Chunks in file order; with a range, only chunks overlapping it, trimmed to records inside it. */
-  async *chunks(range: TimeRange = {}): AsyncGenerator<RawChunk> {
+  /**
+   * Chunks in file order; with a range, only chunks overlapping it, trimmed to records inside it.
+   * `shared`: each chunk's records in a SharedArrayBuffer (for worker threads).
+   */
+  async *chunks(range: TimeRange = {}, shared = false): AsyncGenerator<RawChunk> {
     const from = range.fromNs ?? 0n;
     const to = range.toNs ?? MAX_TS;
     for (const entry of this.index) {
       if (entry.lastTs < from || entry.firstTs > to) continue;
       let chunk: RawChunk;
       try {
-        chunk = await this.readChunk(entry);
+        chunk = await this.readChunk(entry, shared);
       } catch (err) {
         const e = asCaptureError(err, 'corrupt', `chunk ${entry.seq}`, { offset: entry.offset });
         if (this.onDamage === 'throw' || e.code === 'closed' || e.code === 'io') throw e;
@@ -104,7 +107,7 @@ export class CaptureReader implements EventSource {
   }
 
   /** Reads, checks and decompresses one indexed chunk. */
-  async readChunk(entry: IndexEntry): Promise<RawChunk> {
+  async readChunk(entry: IndexEntry, shared = false): Promise<RawChunk> {
     if (this.closed) throw new CaptureError('closed', 'reader is closed');
     const where = { offset: entry.offset };
     try {
@@ -112,7 +115,7 @@ export class CaptureReader implements EventSource {
       if (ref.type !== BlockType.EVENTS) throw new CaptureError('corrupt', `index points at a ${blockName(ref.type)} block`, where);
       const meta = decodeChunkMeta(payload);
       if (meta.seq !== entry.seq || meta.count !== entry.count) throw new CaptureError('corrupt', 'chunk meta disagrees with the index', where);
-      const records = this.decompressor.decompress(payload.subarray(CHUNK_META_SIZE), meta.rawLength);
+      const records = this.decompressor.decompress(payload.subarray(CHUNK_META_SIZE), meta.rawLength, shared);
       if (countRecords(records) !== meta.count) throw new CaptureError('corrupt', `chunk holds a different number of records than its meta says (${meta.count})`, where);
       return { seq: meta.seq, records, count: meta.count, firstTs: meta.firstTs, lastTs: meta.lastTs, lostBefore: meta.lostBefore };
     } catch (err) {

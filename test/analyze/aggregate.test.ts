@@ -58,7 +58,7 @@ function contexts(conns: readonly ConnSpec[]): ConnContext[] {
 }
 
 /** Aggregates `specs` in one aggregator (last first), and split over `jobs` aggregators as `assign` says, merged in
- * order or in reverse; both must answer the same. */
+ * order or in reverse (through structured clones of their state); both must answer the same. */
 function checkSplitMerge(conns: ConnSpec[], specs: Spec[], jobs: number, assign: number[], top: number, reverseMerge: boolean): void {
   const recordOf = (s: Spec, ctxs: ConnContext[]): [L7Record, ConnContext] => {
     const ctx = ctxs[s.conn % ctxs.length]!;
@@ -74,7 +74,11 @@ function checkSplitMerge(conns: ConnSpec[], specs: Spec[], jobs: number, assign:
   });
   const order = reverseMerge ? [...parts].reverse() : parts;
   const merged = order[0]!.agg;
-  for (const p of order.slice(1)) merged.merge(p.agg);
+  // Reverse merges also send each part's state through a structured clone, as worker threads do.
+  for (const p of order.slice(1)) {
+    if (reverseMerge) merged.mergeState(structuredClone(p.agg.toState()));
+    else merged.merge(p.agg);
+  }
   expect(answers(merged)).toEqual(answers(one));
 }
 
