@@ -13,6 +13,7 @@
 
 #define KCAP_SNAP_MAX 65536 /* largest snaplen the programs accept */
 #define KCAP_ARGS_MAX 4096 /* largest argv kept per exec */
+#define KCAP_COMM_LEN 16 /* bytes of a kernel comm (TASK_COMM_LEN), NUL included */
 #define KCAP_IO_PORTS 8 /* TCP ports the record filter can hand to the programs (io_ports slots) */
 #define KCAP_RECORD_MAX 131072 /* largest record the programs write: their lengths are masked with VAR_MASK (kcap_common.h) */
 #define KCAP_SCRATCH_DEPTH 4 /* scratch slots per CPU: a softirq program can interrupt a syscall program on the same CPU */
@@ -80,7 +81,7 @@ struct kcap_config {
 	__u32 filter_mode;          /* @8 enum kcap_filter_mode */
 	__u32 follow_children;      /* @12 1: fork adds the child of a traced tgid to kcap_pids */
 	__u64 wakeup_bytes;         /* @16 force a consumer wakeup once this much data is pending (0: never) */
-	char comm[16];              /* @24 KCAP_FILTER_COMM: NUL-padded comm */
+	char comm[KCAP_COMM_LEN];   /* @24 KCAP_FILTER_COMM: NUL-padded comm */
 	__u32 args_max;             /* @40 bytes of argv kept per exec, <= KCAP_ARGS_MAX */
 	__u32 n_offsets;            /* @44 number of __u32 in off, a guard against a stale encoder */
 	__u64 tcp_probe_interval_ns;/* @48 at most one tcp_probe per socket per interval (0: every segment) */

@@ -38,7 +38,7 @@ describe('BPF config encoding', () => {
     expect(b.readUInt32LE(at('filter_mode'))).toBe(FilterMode.Comm);
     expect(b.readUInt32LE(at('follow_children'))).toBe(1);
     expect(b.readBigUInt64LE(at('wakeup_bytes'))).toBe(1n << 20n);
-    expect(b.subarray(at('comm\\[16\\]'), at('comm\\[16\\]') + 16).toString('latin1')).toBe('nginx'.padEnd(16, '\0'));
+    expect(b.subarray(at('comm\\[KCAP_COMM_LEN\\]'), at('comm\\[KCAP_COMM_LEN\\]') + 16).toString('latin1')).toBe('nginx'.padEnd(16, '\0'));
     expect(b.readUInt32LE(at('n_offsets'))).toBe(offsets.length);
     expect(b.readBigUInt64LE(at('tcp_probe_interval_ns'))).toBe(10_000_000n);
     expect(b.readUInt32LE(at('io_keep'))).toBe(define('KCAP_KEEP_SOCKETS') | define('KCAP_KEEP_PORTS'));

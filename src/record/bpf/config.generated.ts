@@ -5,6 +5,8 @@
 export const SNAP_MAX = 65536;
 /** largest argv kept per exec (KCAP_ARGS_MAX). */
 export const ARGS_MAX = 4096;
+/** bytes of a kernel comm (TASK_COMM_LEN), NUL included (KCAP_COMM_LEN). */
+export const COMM_LEN = 16;
 /** TCP ports the record filter can hand to the programs (io_ports slots) (KCAP_IO_PORTS). */
 export const IO_PORTS = 8;
 /** largest record the programs write: their lengths are masked with VAR_MASK (kcap_common.h) (KCAP_RECORD_MAX). */

@@ -7,7 +7,7 @@
  */
 import { BtfError, type KernelBtf } from '../btf.js';
 import {
-  ARGS_MAX, CONFIG_SIZE, ConfigOffset, IO_PORTS, KERNEL_OFFSETS, KeepBit, SNAP_MAX, type FilterMode, type KernelOffset,
+  ARGS_MAX, COMM_LEN, CONFIG_SIZE, ConfigOffset, IO_PORTS, KERNEL_OFFSETS, KeepBit, SNAP_MAX, type FilterMode, type KernelOffset,
 } from './config.generated.js';
 
 export interface ProgramConfig {
@@ -66,7 +66,7 @@ export function encodeConfig(cfg: ProgramConfig, offsets: readonly number[]): Bu
     throw new RangeError(`${offsets.length} kernel offsets given, struct kcap_offsets has ${KERNEL_OFFSETS.length}`);
   }
   const comm = Buffer.from(cfg.comm, 'utf8');
-  if (comm.length > 15) throw new RangeError(`comm "${cfg.comm}" is longer than the kernel's 15 bytes`);
+  if (comm.length >= COMM_LEN) throw new RangeError(`comm "${cfg.comm}" is longer than the kernel's ${COMM_LEN - 1} bytes`);
   if (!Number.isInteger(cfg.snaplen) || cfg.snaplen < 0 || cfg.snaplen > SNAP_MAX) {
     throw new RangeError(`snaplen ${cfg.snaplen} is outside 0..${SNAP_MAX}`);
   }
