@@ -147,14 +147,16 @@ export function generateAbiC(abi: ResolvedAbi): string {
 }
 
 /** snake_case → PascalCase. */
-const pascal = (name: string) => name.split('_').map((p) => p[0]!.toUpperCase() + p.slice(1)).join('');
+export function pascal(name: string): string {
+  return name.split('_').map((p) => p[0]!.toUpperCase() + p.slice(1)).join('');
+}
 
 export function generateAbiTs(abi: ResolvedAbi): string {
   return [
     `// ${BANNER}`,
     '/** What the BPF programs and user space share besides the records (native/bpf/kcap_config.h). */',
     '',
-    ...abi.limits.flatMap((l) => [`/** ${l.desc} (KCAP_${l.name.toUpperCase()}). */`, `export const ${l.name.toUpperCase()} = ${l.value};`]),
+    ...abi.limits.flatMap((l) => [`/** KCAP_${l.name.toUpperCase()}: ${l.desc}. */`, `export const ${l.name.toUpperCase()} = ${l.value};`]),
     '',
     '/** enum kcap_filter_mode: which processes the programs trace. */',
     'export const FilterMode = {',

@@ -9,7 +9,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { resolveSchema, type ResolvedEvent, type ResolvedField, type ResolvedSchema } from '../src/schema/schema.js';
-import { generateAbiC, generateAbiTs, resolveAbi } from './gen-bpf-abi.js';
+import { generateAbiC, generateAbiTs, pascal, resolveAbi } from './gen-bpf-abi.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const SCHEMA_PATH = `${root}formats/events.json`;
@@ -76,15 +76,11 @@ const TS_TYPES: Record<string, string> = {
   u8: 'number', u16: 'number', u32: 'number', u64: 'number', i32: 'number', i64: 'number', bytes16: 'Uint8Array',
 };
 
-function tsName(name: string): string {
-  return name.split('_').map((p) => p[0]!.toUpperCase() + p.slice(1)).join('');
-}
-
 export function generateTs(s: ResolvedSchema, json: string): string {
   const ids = s.events.map((e) => `  ${e.name}: ${e.id},`);
   const ifaces = s.events.map((e) => [
     `/** ${e.name}: fixed fields. */`,
-    `export interface ${tsName(e.name)}Fields {`,
+    `export interface ${pascal(e.name)}Fields {`,
     ...e.fields.map((f) => `  /** ${f.desc} */\n  readonly ${f.name}: ${TS_TYPES[f.type]};`),
     '}',
   ].join('\n'));
@@ -107,7 +103,7 @@ export function generateTs(s: ResolvedSchema, json: string): string {
 
 /** One accessor per header field, reading a DataView (which V8 inlines to a single load). */
 function headerAccessors(f: ResolvedField): string[] {
-  const name = `record${tsName(f.name)}`;
+  const name = `record${pascal(f.name)}`;
   const doc = `/** Header ${f.name} (${f.type} @${f.offset}): ${f.desc}. */`;
   const at = f.offset === 0 ? 'off' : `off + ${f.offset}`;
   switch (f.type) {
