@@ -30,6 +30,7 @@
 #define VAR_MASK 0x1ffff
 #define SCRATCH_SIZE 0x40000
 _Static_assert(KCAP_SNAP_MAX + 256 + SOCKADDR_MAX < VAR_MASK, "snaplen fits the var mask");
+_Static_assert(VAR_MASK + 1 == KCAP_RECORD_MAX, "the record limit user space sizes its buffers by");
 
 /* v & VAR_MASK, done in asm so the compiler cannot drop the mask when it can prove it redundant
  * (the verifier tracks registers, not the compiler's knowledge). */
@@ -97,9 +98,8 @@ KCAP_MAP(kcap_cfg, BPF_MAP_TYPE_ARRAY, sizeof(__u32), sizeof(struct kcap_config)
  * them back into timestamp order as it drains. */
 KCAP_MAP(kcap_ring, BPF_MAP_TYPE_RINGBUF, 0, 0, 0, 0);                           /* sized by the loader */
 KCAP_MAP(kcap_rings, BPF_MAP_TYPE_ARRAY_OF_MAPS, sizeof(__u32), sizeof(__u32), 0, 0); /* CPUs */
-/* Scratch slots: SCRATCH_DEPTH per CPU, because a raw tracepoint program (tcp_probe in softirq)
- * can interrupt another program on the same CPU while it builds a record. */
-#define SCRATCH_DEPTH 4
+/* Scratch slots: KCAP_SCRATCH_DEPTH per CPU, because a raw tracepoint program (tcp_probe in
+ * softirq) can interrupt another program on the same CPU while it builds a record. */
 KCAP_MAP(kcap_scratch, BPF_MAP_TYPE_ARRAY, sizeof(__u32), sizeof(struct scratch), 0, 0); /* CPUs × depth */
 KCAP_MAP(kcap_depth, BPF_MAP_TYPE_PERCPU_ARRAY, sizeof(__u32), sizeof(__u32), 1, 0);
 KCAP_MAP(kcap_pids, BPF_MAP_TYPE_HASH, sizeof(__u32), sizeof(__u8), 65536, 0);
@@ -429,12 +429,12 @@ INLINE int rec_begin(struct rec *r, struct kcap_config *cfg, __u16 type, __u32 f
 	if (!depth)
 		return 0;
 	__u32 level = *depth;
-	if (level >= SCRATCH_DEPTH) {
+	if (level >= KCAP_SCRATCH_DEPTH) {
 		count_lost();
 		return 0;
 	}
 	__u32 cpu = bpf_get_smp_processor_id();
-	__u32 slot = cpu * SCRATCH_DEPTH + level;
+	__u32 slot = cpu * KCAP_SCRATCH_DEPTH + level;
 	__u8 *buf = bpf_map_lookup_elem(&kcap_scratch, &slot);
 	if (!buf)
 		return 0;

@@ -54,6 +54,21 @@ struct kcap_hdr {
 };
 _Static_assert(sizeof(struct kcap_hdr) == 24, "kcap_hdr layout");
 
+/* The header's size and field offsets, for readers of records outside BPF (native/addon). */
+#define KCAP_HDR_SIZE 24
+#define KCAP_HDR_LEN 0
+#define KCAP_HDR_TYPE 4
+#define KCAP_HDR_CPU 6
+#define KCAP_HDR_TS 8
+#define KCAP_HDR_PID 16
+#define KCAP_HDR_TID 20
+_Static_assert(__builtin_offsetof(struct kcap_hdr, len) == KCAP_HDR_LEN, "kcap_hdr.len");
+_Static_assert(__builtin_offsetof(struct kcap_hdr, type) == KCAP_HDR_TYPE, "kcap_hdr.type");
+_Static_assert(__builtin_offsetof(struct kcap_hdr, cpu) == KCAP_HDR_CPU, "kcap_hdr.cpu");
+_Static_assert(__builtin_offsetof(struct kcap_hdr, ts) == KCAP_HDR_TS, "kcap_hdr.ts");
+_Static_assert(__builtin_offsetof(struct kcap_hdr, pid) == KCAP_HDR_PID, "kcap_hdr.pid");
+_Static_assert(__builtin_offsetof(struct kcap_hdr, tid) == KCAP_HDR_TID, "kcap_hdr.tid");
+
 /* read: category io, direction in. */
 struct kcap_evt_read {
 	struct kcap_hdr hdr;

@@ -6,28 +6,33 @@
  */
 import { Compressor } from 'zstd-napi';
 import binding from 'zstd-napi/binding.js';
+import { RECORD_HEADER_SIZE, recordLen, recordTs } from '../schema/header.generated.js';
 import { CaptureError, asCaptureError } from './errors.js';
-import { MIN_RECORD_SIZE } from './format.js';
 
-/** Length of the record at `off`, or why the bytes there are not a whole record. */
-export function recordLengthAt(bytes: Uint8Array, off: number): number | string {
-  if (off + 4 > bytes.length) return `record length truncated at byte ${off}`;
-  const len = (bytes[off]! | (bytes[off + 1]! << 8) | (bytes[off + 2]! << 16) | (bytes[off + 3]! << 24)) >>> 0;
-  if (len < MIN_RECORD_SIZE) return `record at byte ${off} declares ${len} bytes, less than the ${MIN_RECORD_SIZE}-byte header`;
-  if (off + len > bytes.length) return `record at byte ${off} declares ${len} bytes, only ${bytes.length - off} remain`;
-  return len;
+/** For src/record/live.ts until it moves to the header reader. */
+export { recordTs } from '../schema/header.generated.js';
+
+/** A view over the records of a chunk, for the header accessors. */
+export function recordsView(raw: Uint8Array): DataView {
+  return new DataView(raw.buffer, raw.byteOffset, raw.byteLength);
 }
 
-/** Timestamp (header ts, boot ns) of the record at `off`; the record must be whole. */
-export function recordTs(view: DataView, off: number): bigint {
-  return view.getBigUint64(off + 8, true);
+/** Length of the record at `off`, or why the bytes there are not a whole record. */
+export function recordLengthAt(view: DataView, off: number): number | string {
+  const left = view.byteLength - off;
+  if (left < 4) return `record length truncated at byte ${off}`;
+  const len = recordLen(view, off);
+  if (len < RECORD_HEADER_SIZE) return `record at byte ${off} declares ${len} bytes, less than the ${RECORD_HEADER_SIZE}-byte header`;
+  if (len > left) return `record at byte ${off} declares ${len} bytes, only ${left} remain`;
+  return len;
 }
 
 /** Counts the records of a decompressed chunk, throwing a CaptureError if the framing breaks. */
 export function countRecords(raw: Uint8Array): number {
+  const view = recordsView(raw);
   let count = 0;
   for (let off = 0; off < raw.length; count++) {
-    const len = recordLengthAt(raw, off);
+    const len = recordLengthAt(view, off);
     if (typeof len === 'string') throw new CaptureError('corrupt', `chunk framing broken: ${len}`);
     off += len;
   }
@@ -36,11 +41,11 @@ export function countRecords(raw: Uint8Array): number {
 
 /** Copies the records whose ts lies in [fromNs, toNs] into a new buffer. */
 export function recordsInRange(raw: Uint8Array, fromNs: bigint, toNs: bigint): { records: Uint8Array; count: number } {
-  const view = new DataView(raw.buffer, raw.byteOffset, raw.byteLength);
+  const view = recordsView(raw);
   const keep: Array<[number, number]> = [];
   let size = 0;
   for (let off = 0; off < raw.length;) {
-    const len = recordLengthAt(raw, off) as number;
+    const len = recordLengthAt(view, off) as number;
     const ts = recordTs(view, off);
     if (ts >= fromNs && ts <= toNs) {
       keep.push([off, len]);

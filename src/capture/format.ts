@@ -10,6 +10,7 @@
  *             | payload | CRC32C(payload) u32
  */
 import { crc32c } from '@node-rs/crc32';
+import { RECORD_HEADER_SIZE } from '../schema/header.generated.js';
 import { CaptureError, type CaptureErrorCode } from './errors.js';
 
 /** "KCAP\r\n\x1a\n": the CR/LF/^Z bytes expose text-mode transfer damage, as in PNG. */
@@ -49,9 +50,6 @@ export const LIMITS = {
   /** Total table payload bytes a reader keeps in memory. */
   maxTableBytes: 256 << 20,
 } as const;
-
-/** Smallest possible raw record: the 24-byte header every schema must start with. */
-export const MIN_RECORD_SIZE = 24;
 
 export interface FileHeader {
   readonly major: number;
@@ -169,7 +167,7 @@ export function decodeChunkMeta(p: Buffer): ChunkMeta {
   };
   if (m.codec !== CODEC_ZSTD) throw new CaptureError('corrupt', `unknown chunk codec ${m.codec}`);
   if (m.rawLength > LIMITS.maxChunkRaw) throw new CaptureError('limit', `chunk declares ${m.rawLength} raw bytes, more than ${LIMITS.maxChunkRaw}`);
-  if (m.count * MIN_RECORD_SIZE > m.rawLength) throw new CaptureError('corrupt', `chunk declares ${m.count} records in ${m.rawLength} bytes`);
+  if (m.count * RECORD_HEADER_SIZE > m.rawLength) throw new CaptureError('corrupt', `chunk declares ${m.count} records in ${m.rawLength} bytes`);
   if (m.firstTs > m.lastTs) throw new CaptureError('corrupt', 'chunk firstTs is after lastTs');
   return m;
 }

@@ -3,6 +3,8 @@
  * and UTC), records by event type, table sizes, losses, compression. Reading it decompresses
  * every chunk once (event counts need the records), one chunk at a time.
  */
+import { recordLen, recordType } from '../schema/header.generated.js';
+import { recordsView } from './chunk.js';
 import { bootToUtcNs } from './source.js';
 import type { CaptureReader } from './reader.js';
 import { TABLE_KINDS } from './tables.js';
@@ -61,11 +63,10 @@ export async function summarize(reader: CaptureReader): Promise<CaptureSummary> 
   for await (const chunk of reader.chunks()) {
     records += chunk.count;
     lostInChunks += chunk.lostBefore;
-    const r = chunk.records;
-    for (let off = 0; off < r.length;) {
-      const type = r[off + 4]! | (r[off + 5]! << 8);
+    const view = recordsView(chunk.records);
+    for (let off = 0; off < view.byteLength; off += recordLen(view, off)) {
+      const type = recordType(view, off);
       byType.set(type, (byType.get(type) ?? 0) + 1);
-      off += (r[off]! | (r[off + 1]! << 8) | (r[off + 2]! << 16) | (r[off + 3]! << 24)) >>> 0;
     }
   }
   const events = [...byType].sort((a, b) => a[0] - b[0])

@@ -5,7 +5,8 @@
  * and classifies the file as intact, recoverable (readable, with losses listed) or unreadable.
  */
 import { blockName, blockProblem, problemOf, type BlockRef, type Problem } from './blocks.js';
-import { ChunkDecompressor, recordLengthAt, recordTs } from './chunk.js';
+import { recordTs } from '../schema/header.generated.js';
+import { ChunkDecompressor, recordLengthAt, recordsView } from './chunk.js';
 import { CaptureError, asCaptureError } from './errors.js';
 import { BlockType, CHUNK_META_SIZE, FILE_HEADER_SIZE, decodeChunkMeta, decodeIndex, decodeTrailer, type IndexEntry } from './format.js';
 import { decodeHeader, decodeStats, decodeTable } from './payloads.js';
@@ -85,12 +86,12 @@ async function walkAll(reader: CaptureReader): Promise<VerifyReport> {
 function checkChunk(payload: Buffer, ref: BlockRef, decompressor: ChunkDecompressor): IndexEntry {
   const meta = decodeChunkMeta(payload);
   const raw = decompressor.decompress(payload.subarray(CHUNK_META_SIZE), meta.rawLength);
-  const view = new DataView(raw.buffer, raw.byteOffset, raw.byteLength);
+  const view = recordsView(raw);
   let count = 0;
   let min: bigint | undefined;
   let max: bigint | undefined;
   for (let off = 0; off < raw.length; count++) {
-    const len = recordLengthAt(raw, off);
+    const len = recordLengthAt(view, off);
     if (typeof len === 'string') throw new CaptureError('corrupt', `record ${count}: ${len}`);
     const ts = recordTs(view, off);
     if (min === undefined || ts < min) min = ts;

@@ -9,8 +9,9 @@
 import { closeSync, fchmodSync, fsyncSync, ftruncateSync, openSync, writevSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { EVENT_SCHEMA } from '../schema/events.generated.js';
+import { recordCpu, recordLen, recordTsHi, recordTsLo } from '../schema/header.generated.js';
 import { resolveSchema, SchemaError, type SchemaSpec } from '../schema/schema.js';
-import { ChunkCompressor, recordLengthAt } from './chunk.js';
+import { ChunkCompressor, recordLengthAt, recordsView } from './chunk.js';
 import { CaptureError, asCaptureError } from './errors.js';
 import {
   BlockType, CODEC_ZSTD, LIMITS, encodeChunkMeta, encodeFileHeader, encodeIndex, encodeTrailer, frameBlock,
@@ -186,19 +187,19 @@ export class CaptureWriter {
    */
   append(bytes: Uint8Array): void {
     this.checkUsable();
+    const view = recordsView(bytes);
     for (let off = 0; off < bytes.length;) {
-      const len = recordLengthAt(bytes, off);
+      const len = recordLengthAt(view, off);
       if (typeof len === 'string') throw new CaptureError('record', `append: ${len}`);
       if (len > LIMITS.maxChunkRaw) throw new CaptureError('record', `append: record of ${len} bytes exceeds ${LIMITS.maxChunkRaw}`);
       off += len;
     }
-    const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     for (let off = 0; off < bytes.length;) {
       // Take records while the chunk is below its size, then copy them in one go.
       let end = off;
       while (end < bytes.length && this.fill + (end - off) < this.chunkSize) {
         this.noteRecord(view, end);
-        end += view.getUint32(end, true);
+        end += recordLen(view, end);
       }
       this.copyIn(bytes.subarray(off, end));
       off = end;
@@ -260,10 +261,10 @@ export class CaptureWriter {
 
   /** Updates the chunk's ts range (as u32 halves: no bigint per record) and the per-CPU count. */
   private noteRecord(view: DataView, off: number): void {
-    const lo = view.getUint32(off + 8, true);
-    const hi = view.getUint32(off + 12, true);
+    const lo = recordTsLo(view, off);
+    const hi = recordTsHi(view, off);
     this.noteTs(hi, lo, hi, lo, 1);
-    this.cpu(view.getUint16(off + 6, true)).records++;
+    this.cpu(recordCpu(view, off)).records++;
   }
 
   /** Widens the chunk's ts range to take `count` records whose ts lie in [first, last]. */

@@ -6,6 +6,7 @@
  * A read returning 0 is kept: it is end-of-stream, which connection tracking needs.
  */
 import type { ClockAnchor } from '../capture/source.js';
+import { recordCpu, recordPid, recordTid, recordTsHi, recordTsLo, recordType } from '../schema/header.generated.js';
 import type { ResolvedSchema } from '../schema/schema.js';
 import { KEvent } from './event.js';
 import { Kind, buildLayouts, type EventLayout, type LayoutField, type LayoutVar } from './layout.js';
@@ -66,13 +67,13 @@ export class Converter {
 
   /**
    * Converts the record of `length` bytes (already framed) at `off` of the current chunk into
-   * `this.event`. Header fields are read at fixed offsets: resolveSchema refuses any schema whose
-   * header does not have them there (REQUIRED_HEADER).
+   * `this.event`. Header fields are read by the generated header reader: resolveSchema refuses any
+   * schema whose header differs from it.
    */
   convert(off: number, length: number, num: number): Verdict {
     const v = this.view;
-    const layout = this.layouts[v.getUint16(off + 4, true)];
-    if (layout === undefined) return this.malformed(`unknown event type ${v.getUint16(off + 4, true)}`);
+    const layout = this.layouts[recordType(v, off)];
+    if (layout === undefined) return this.malformed(`unknown event type ${recordType(v, off)}`);
     if (length < layout.event.minSize) return this.malformed(`${layout.event.name} record of ${length} bytes is shorter than its fixed part`);
     const ev = this.event;
     ev.layout = layout;
@@ -80,14 +81,14 @@ export class Converter {
     ev.offset = off;
     ev.length = length;
     if (!this.locateVars(layout, off, length)) return 'malformed';
-    ev.pid = v.getUint32(off + 16, true);
+    ev.pid = recordPid(v, off);
     if (this.ignore.size !== 0 && this.ignore.has(ev.pid)) return 'dropped';
     ev.res = layout.off.res < 0 ? undefined : this.i64(off + layout.off.res);
     if (layout.isIo && !this.keepAll && !worthKeeping(layout, ev.res!)) return 'dropped';
-    ev.cpu = v.getUint16(off + 6, true);
-    ev.tsLo = v.getUint32(off + 8, true);
-    ev.tsHi = v.getUint32(off + 12, true);
-    ev.tid = v.getUint32(off + 20, true);
+    ev.cpu = recordCpu(v, off);
+    ev.tsLo = recordTsLo(v, off);
+    ev.tsHi = recordTsHi(v, off);
+    ev.tid = recordTid(v, off);
     ev.latency = layout.off.latency < 0 ? undefined : this.u64(off + layout.off.latency);
     ev.thread = this.state.thread(ev.pid, ev.tid);
     ev.fdNum = -1;

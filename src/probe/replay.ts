@@ -6,6 +6,7 @@
  * skipped (or, when its length makes framing impossible, the rest of its chunk is), never thrown.
  */
 import type { EventSource, RawChunk, SourceInfo } from '../capture/source.js';
+import { recordLen } from '../schema/header.generated.js';
 import { Converter, type ConvertOptions } from './convert.js';
 import type { KEvent } from './event.js';
 import { ReplayState } from './state.js';
@@ -61,12 +62,13 @@ export class Replayer {
     // A plain view, not the Buffer a reader or the recorder may hand over: subarrays of a Buffer
     // are Buffers, several times dearer to make, and a mix of both kinds slows every access site.
     const bytes = new Uint8Array(chunk.records.buffer, chunk.records.byteOffset, chunk.records.byteLength);
+    const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     const end = bytes.length;
     stats.lost += chunk.lostBefore;
     conv.setChunk(bytes);
     let off = 0;
     while (off < end) {
-      const length = end - off >= 4 ? readU32(bytes, off) : 0;
+      const length = end - off >= 4 ? recordLen(view, off) : 0;
       if (length < this.headerSize || length > end - off) {
         this.problem(chunk, off, `record length ${length} does not fit (${end - off} bytes left); rest of chunk skipped`);
         return;
@@ -91,10 +93,6 @@ export class Replayer {
     this.stats.malformed++;
     if (this.stats.problems.length < MAX_PROBLEMS) this.stats.problems.push(`chunk ${chunk.seq} offset ${off}: ${what}`);
   }
-}
-
-function readU32(b: Uint8Array, off: number): number {
-  return (b[off]! | (b[off + 1]! << 8) | (b[off + 2]! << 16) | (b[off + 3]! << 24)) >>> 0;
 }
 
 /** Replays a whole source, calling `visit` for each selected event in capture order. */

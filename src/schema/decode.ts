@@ -3,6 +3,7 @@
  * decode by the layout they were written with). Decoding never throws on bad bytes: it returns a
  * DecodeFailure naming what is wrong, because records come from untrusted files.
  */
+import { recordCpu, recordLen, recordPid, recordTid, recordTs, recordType } from './header.generated.js';
 import type { ResolvedEvent, ResolvedField, ResolvedSchema } from './schema.js';
 
 export type FieldValue = number | bigint | Uint8Array;
@@ -49,21 +50,15 @@ function readField(view: DataView, bytes: Uint8Array, off: number, f: ResolvedFi
 export class RecordDecoder {
   constructor(readonly schema: ResolvedSchema) {}
 
-  /** Length of the record at `off` per its header, or 0 when fewer than 4 bytes remain. */
-  static recordLength(bytes: Uint8Array, off: number): number {
-    if (off + 4 > bytes.length) return 0;
-    return (bytes[off]! | (bytes[off + 1]! << 8) | (bytes[off + 2]! << 16) | (bytes[off + 3]! << 24)) >>> 0;
-  }
-
   /** Decodes the record at `off` of `bytes`. */
   decode(bytes: Uint8Array, off = 0): DecodedRecord | DecodeFailure {
     const hs = this.schema.headerSize;
     if (off + hs > bytes.length) return { error: `record header truncated at offset ${off}`, length: 0 };
     const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-    const length = view.getUint32(off, true);
+    const length = recordLen(view, off);
     if (length < hs) return { error: `record length ${length} is shorter than the header`, length: 0 };
     if (off + length > bytes.length) return { error: `record of ${length} bytes truncated at offset ${off}`, length: 0 };
-    const type = view.getUint16(off + 4, true);
+    const type = recordType(view, off);
     const event = this.schema.byId.get(type);
     if (!event) return { error: `unknown event type ${type}`, length };
     if (length < event.minSize) return { error: `${event.name} record of ${length} bytes is shorter than its ${event.minSize}-byte fixed part`, length };
@@ -82,10 +77,10 @@ export class RecordDecoder {
     }
     return {
       type, name: event.name, event, length,
-      cpu: view.getUint16(off + 6, true),
-      ts: view.getBigUint64(off + 8, true),
-      pid: view.getUint32(off + 16, true),
-      tid: view.getUint32(off + 20, true),
+      cpu: recordCpu(view, off),
+      ts: recordTs(view, off),
+      pid: recordPid(view, off),
+      tid: recordTid(view, off),
       fields, vars,
     };
   }

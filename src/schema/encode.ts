@@ -2,6 +2,7 @@
  * Builds raw records exactly as the BPF programs lay them out. Used to generate test captures and
  * synthetic benchmark loads; the recorder itself never encodes (the kernel does).
  */
+import { HeaderOffset } from './header.generated.js';
 import type { ResolvedSchema } from './schema.js';
 
 export interface RecordInput {
@@ -26,12 +27,12 @@ export function encodeRecord(schema: ResolvedSchema, name: string, input: Record
   const length = event.minSize + vars.reduce((n, v) => n + v.length, 0);
   const out = new Uint8Array(length);
   const view = new DataView(out.buffer);
-  view.setUint32(0, length, true);
-  view.setUint16(4, event.id, true);
-  view.setUint16(6, input.cpu ?? 0, true);
-  view.setBigUint64(8, input.ts, true);
-  view.setUint32(16, input.pid, true);
-  view.setUint32(20, input.tid, true);
+  view.setUint32(HeaderOffset.len, length, true);
+  view.setUint16(HeaderOffset.type, event.id, true);
+  view.setUint16(HeaderOffset.cpu, input.cpu ?? 0, true);
+  view.setBigUint64(HeaderOffset.ts, input.ts, true);
+  view.setUint32(HeaderOffset.pid, input.pid, true);
+  view.setUint32(HeaderOffset.tid, input.tid, true);
   for (const f of event.fields) {
     const v = input.fields?.[f.name];
     if (v === undefined) continue;

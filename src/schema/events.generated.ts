@@ -3,7 +3,7 @@ import type { SchemaSpec } from './schema.js';
 
 /** The schema this build of kcap writes (formats/events.json, version 1). */
 export const EVENT_SCHEMA: SchemaSpec = {
-  "$comment": "The single source of kcap's raw event layout. Generated from it: native/bpf/kcap_events.h and src/schema/events.generated.ts (npm run gen). Rules: an existing event only gains fields at the end of its fixed part or new variable fields at the end; anything else is a new event id. Fixed fields are naturally aligned with no hidden padding (the generator refuses a misaligned layout). Every capture embeds this file, so a later kcap decodes an earlier capture by its own schema.",
+  "$comment": "The single source of kcap's raw event layout. Generated from it: native/bpf/kcap_events.h, src/schema/events.generated.ts and the record header's reader src/schema/header.generated.ts (npm run gen). Rules: the header never changes (every schema version has exactly these fields at these offsets, so chunks are framed and read without their schema; resolveSchema refuses any other); an existing event only gains fields at the end of its fixed part or new variable fields at the end; anything else is a new event id. Fixed fields are naturally aligned with no hidden padding (the generator refuses a misaligned layout). Every capture embeds this file, so a later kcap decodes an earlier capture by its own schema.",
   "version": 1,
   "header": [
     {

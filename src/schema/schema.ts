@@ -10,7 +10,11 @@
  *
  *   header (headerSize bytes) | fixed fields (fixedSize, a multiple of 8)
  *   | u32 length of each variable field, in order | variable field bytes, concatenated
+ *
+ * The header is the same in every schema (header.generated.ts, from formats/events.json), so
+ * chunks are framed without one.
  */
+import { RECORD_HEADER, RECORD_HEADER_SIZE } from './header.generated.js';
 
 export type FixedType = 'u8' | 'u16' | 'u32' | 'u64' | 'i32' | 'i64' | 'bytes16';
 export type VarType = 'bytes' | 'string';
@@ -100,10 +104,6 @@ export const SCHEMA_LIMITS = { events: 4096, fields: 256, vars: 32, nameLength: 
 
 const NAME_RE = /^[a-z_][a-z0-9_]*$/;
 
-/** Headers that every schema must have, at these offsets, for framing to work without the schema. */
-export const REQUIRED_HEADER = [
-  ['len', 'u32', 0], ['type', 'u16', 4], ['cpu', 'u16', 6], ['ts', 'u64', 8], ['pid', 'u32', 16], ['tid', 'u32', 20],
-] as const;
 
 function checkName(name: unknown, where: string): string {
   if (typeof name !== 'string' || name.length > SCHEMA_LIMITS.nameLength || !NAME_RE.test(name)) {
@@ -200,15 +200,15 @@ export function resolveSchema(input: unknown): ResolvedSchema {
   }
   const fieldsets = (typeof o.fieldsets === 'object' && o.fieldsets !== null ? o.fieldsets : {}) as Record<string, unknown>;
   const header = layout(expandFields(o.header, fieldsets, 'header'), 0, 'header');
-  for (const [name, type, offset] of REQUIRED_HEADER) {
-    const h = header.find((f) => f.name === name);
-    if (!h || h.type !== type || h.offset !== offset) {
-      throw new SchemaError(`header: ${name} must be ${type} at offset ${offset}`);
+  // Every schema has the same header (header.generated.ts reads it without a schema).
+  RECORD_HEADER.forEach(({ name, type, offset }, i) => {
+    const h = header[i];
+    if (h?.name !== name || h.type !== type || h.offset !== offset) {
+      throw new SchemaError(`header: field ${i} must be ${name} ${type} at offset ${offset}`);
     }
-  }
-  const last = header[header.length - 1]!;
-  const headerSize = last.offset + last.size;
-  if (headerSize % 8 !== 0) throw new SchemaError('header size is not a multiple of 8');
+  });
+  if (header.length !== RECORD_HEADER.length) throw new SchemaError(`header: has ${header.length} fields, not ${RECORD_HEADER.length}`);
+  const headerSize = RECORD_HEADER_SIZE;
   if (!Array.isArray(o.events) || o.events.length > SCHEMA_LIMITS.events) throw new SchemaError('invalid events list');
   const events = o.events.map((e: unknown) => resolveEvent(e, fieldsets, headerSize));
   const byId = new Map<number, ResolvedEvent>();

@@ -1,15 +1,17 @@
 /**
- * The BPF configuration encoder against the C header it mirrors (no kernel needed): the offsets
- * list is parsed from KCAP_OFFSETS, the scalar layout matches the documented struct offsets, and
- * out-of-range settings are refused before they reach the kernel.
+ * The BPF configuration encoder against the C header the programs are compiled with (no kernel
+ * needed; both are generated from formats/bpf-abi.json): the offsets list is struct kcap_offsets,
+ * the scalar layout matches the struct offsets the header asserts, and out-of-range settings are
+ * refused before they reach the kernel.
  */
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { CONFIG_HEADER, FilterMode, configSize, encodeConfig, offsetSpecs, parseOffsetSpecs, SNAP_MAX } from '../../src/record/bpf/config.js';
+import { encodeConfig } from '../../src/record/bpf/config.js';
+import { CONFIG_SIZE, FilterMode, KERNEL_OFFSETS, SNAP_MAX } from '../../src/record/bpf/config.generated.js';
 import { attachPlan } from '../../src/record/bpf/attach.js';
 import { EVENT_SCHEMA } from '../../src/schema/events.generated.js';
 
-const header = readFileSync(CONFIG_HEADER, 'utf8');
+const header = readFileSync(new URL('../../native/bpf/kcap_config.h', import.meta.url), 'utf8');
 /** Where the header's struct comment puts a field (`field; /* @N`), and a #define's value. */
 const at = (field: string) => Number(new RegExp(`${field};\\s*/\\* @(\\d+)`).exec(header)![1]);
 const define = (name: string) => Number(new RegExp(`#define ${name} (\\d+)`).exec(header)![1]);
@@ -17,25 +19,26 @@ const base = { snaplen: 4096, selfPid: 1234, filter: FilterMode.Comm, followChil
   ioKeep: { sockets: true, ports: [80, 6379] } };
 
 describe('BPF config encoding', () => {
-  it('reads every X(...) line of KCAP_OFFSETS, in order', () => {
-    const xLines = header.split('\n').filter((l) => /^\s*X\(/.test(l));
-    const specs = offsetSpecs();
-    expect(specs).toHaveLength(xLines.length);
-    expect(specs[0]).toEqual({ field: 'task_files', struct: 'task_struct', path: 'files' });
-    expect(specs.find((s) => s.field === 'sk_num')).toEqual({ field: 'sk_num', struct: 'sock', path: '__sk_common.skc_num' });
-    expect(() => parseOffsetSpecs('no macro here')).toThrow(/no KCAP_OFFSETS/);
+  it('lists the members of struct kcap_offsets, in order', () => {
+    const struct = /struct kcap_offsets \{([^}]*)\}/.exec(header)![1]!;
+    const members = [...struct.matchAll(/__u32 (\w+);\s*\/\* (\w+)\.([\w.]+) \*\//g)].map((m) => ({ field: m[1], struct: m[2], path: m[3] }));
+    expect(members).toEqual(KERNEL_OFFSETS);
+    expect(KERNEL_OFFSETS[0]).toEqual({ field: 'task_files', struct: 'task_struct', path: 'files' });
+    expect(KERNEL_OFFSETS.find((s) => s.field === 'sk_num')).toEqual({ field: 'sk_num', struct: 'sock', path: '__sk_common.skc_num' });
+    expect(() => encodeConfig(base, KERNEL_OFFSETS.slice(1).map(() => 0))).toThrow(/struct kcap_offsets has/);
   });
 
   it('lays the scalars out at the offsets documented in the header', () => {
-    const offsets = offsetSpecs().map((_, i) => 1000 + i);
+    const offsets = KERNEL_OFFSETS.map((_, i) => 1000 + i);
     const b = encodeConfig(base, offsets);
-    expect(b.length).toBe(configSize());
+    expect(b.length).toBe(CONFIG_SIZE);
+    expect(b.length).toBe(Number(/sizeof\(struct kcap_config\) == (\d+)/.exec(header)![1]));
     expect(b.readUInt32LE(at('snaplen'))).toBe(4096);
     expect(b.readUInt32LE(at('self_pid'))).toBe(1234);
     expect(b.readUInt32LE(at('filter_mode'))).toBe(FilterMode.Comm);
     expect(b.readUInt32LE(at('follow_children'))).toBe(1);
     expect(b.readBigUInt64LE(at('wakeup_bytes'))).toBe(1n << 20n);
-    expect(b.subarray(at('comm\\[16\\]'), at('comm\\[16\\]') + 16).toString('latin1')).toBe('nginx'.padEnd(16, '\0'));
+    expect(b.subarray(at('comm\\[KCAP_COMM_LEN\\]'), at('comm\\[KCAP_COMM_LEN\\]') + 16).toString('latin1')).toBe('nginx'.padEnd(16, '\0'));
     expect(b.readUInt32LE(at('n_offsets'))).toBe(offsets.length);
     expect(b.readBigUInt64LE(at('tcp_probe_interval_ns'))).toBe(10_000_000n);
     expect(b.readUInt32LE(at('io_keep'))).toBe(define('KCAP_KEEP_SOCKETS') | define('KCAP_KEEP_PORTS'));
@@ -47,7 +50,7 @@ describe('BPF config encoding', () => {
   });
 
   it('keeps TCP I/O of any port when a filter names more ports than the programs hold', () => {
-    const offsets = offsetSpecs().map(() => 0);
+    const offsets = KERNEL_OFFSETS.map(() => 0);
     const slots = define('KCAP_IO_PORTS');
     const ports = Array.from({ length: slots + 1 }, (_, i) => 1000 + i);
     const keep = (n: number) => encodeConfig({ ...base, ioKeep: { sockets: true, ports: ports.slice(0, n) } }, offsets).readUInt32LE(at('io_keep'));
@@ -56,7 +59,7 @@ describe('BPF config encoding', () => {
   });
 
   it('refuses a snaplen over 64 KiB and a comm over 15 bytes', () => {
-    const offsets = offsetSpecs().map(() => 0);
+    const offsets = KERNEL_OFFSETS.map(() => 0);
     expect(() => encodeConfig({ ...base, snaplen: SNAP_MAX + 1 }, offsets)).toThrow(RangeError);
     expect(() => encodeConfig({ ...base, comm: 'a-very-long-comm-name' }, offsets)).toThrow(/15 bytes/);
   });

@@ -10,6 +10,9 @@ import { describe, expect, it } from 'vitest';
 import { RecordDecoder, isDecodeFailure } from '../../src/schema/decode.js';
 import { encodeRecord } from '../../src/schema/encode.js';
 import { EVENT_SCHEMA, EventId } from '../../src/schema/events.generated.js';
+import {
+  HeaderOffset, RECORD_HEADER, RECORD_HEADER_SIZE, recordCpu, recordLen, recordPid, recordTid, recordTs, recordTsHi, recordTsLo, recordType,
+} from '../../src/schema/header.generated.js';
 import { SchemaError, resolveSchema } from '../../src/schema/schema.js';
 
 const schema = resolveSchema(EVENT_SCHEMA);
@@ -85,6 +88,25 @@ describe('decoding', () => {
   });
 });
 
+describe('the record header reader', () => {
+  it('reads every header field as encodeRecord laid it out, the 64-bit ts also as u32 halves', () => {
+    const raw = encodeRecord(schema, 'close', { ts: 0x1234_5678_9abc_def0n, pid: 0x8000_0001, tid: 0xffff_fffe, cpu: 0xffff });
+    const at = 8;
+    const buf = new Uint8Array(at + raw.length);
+    buf.set(raw, at);
+    const v = new DataView(buf.buffer);
+    expect([recordLen(v, at), recordType(v, at), recordCpu(v, at), recordTs(v, at), recordPid(v, at), recordTid(v, at)])
+      .toEqual([raw.length, EventId.close, 0xffff, 0x1234_5678_9abc_def0n, 0x8000_0001, 0xffff_fffe]);
+    expect([recordTsHi(v, at), recordTsLo(v, at)]).toEqual([0x1234_5678, 0x9abc_def0]);
+  });
+
+  it('has the offsets and size the schema resolves the header to', () => {
+    expect(schema.header.map((f) => ({ name: f.name, type: f.type, offset: f.offset }))).toEqual(RECORD_HEADER);
+    expect(Object.entries(HeaderOffset)).toEqual(schema.header.map((f) => [f.name, f.offset]));
+    expect(schema.headerSize).toBe(RECORD_HEADER_SIZE);
+  });
+});
+
 describe('an untrusted embedded schema', () => {
   it('is refused with SchemaError, never another error', () => {
     fc.assert(fc.property(fc.anything(), (junk) => {
@@ -106,5 +128,11 @@ describe('an untrusted embedded schema', () => {
     const bad = structuredClone(EVENT_SCHEMA) as unknown as { header: { name: string }[] };
     bad.header.reverse();
     expect(() => resolveSchema(bad)).toThrow(SchemaError);
+  });
+
+  it('is refused when its header has a field more than the one every schema shares', () => {
+    const bad = structuredClone(EVENT_SCHEMA) as unknown as { header: unknown[] };
+    bad.header.push({ name: 'flags', type: 'u64', desc: '' });
+    expect(() => resolveSchema(bad)).toThrow(/header: has 7 fields, not 6/);
   });
 });

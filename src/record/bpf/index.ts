@@ -17,27 +17,27 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { readKernelBtf, type KernelBtf } from '../btf.js';
 import { attachPlan, syscallArgCount } from './attach.js';
-import { encodeConfig, FilterMode, resolveOffsets, offsetSpecs, ARGS_MAX, KEEP_ALL, type IoKeep } from './config.js';
+import { encodeConfig, resolveOffsets, KEEP_ALL, type IoKeep } from './config.js';
+import { ARGS_MAX, FilterMode, KERNEL_OFFSETS, RECORD_MAX, SCRATCH_DEPTH } from './config.generated.js';
 import { BpfError, wrapNative } from './errors.js';
 import { loadAddon, PACKAGE_ROOT, type LoadedProgram, type NativeAddon, type NativeProbeSet } from './native.js';
 import { checkBpfSupport, BTF_PATH } from './support.js';
 
 export { BpfError } from './errors.js';
 export { checkBpfSupport, type BpfSupport } from './support.js';
-export { programIoKeep, SNAP_MAX, type IoKeep } from './config.js';
+export { programIoKeep, type IoKeep } from './config.js';
+export { SNAP_MAX } from './config.generated.js';
 export type { LoadedProgram } from './native.js';
 
 export const BPF_OBJECT = `${PACKAGE_ROOT}native/bpf/kcap.bpf.o`;
 export const DEFAULT_SNAPLEN = 4096;
-/** The largest record the programs write (kMaxRecordBytes in native/addon/ring_reader.h). */
-export const MAX_RECORD_BYTES = 1 << 17;
+/** The largest record the programs write (formats/bpf-abi.json; kMaxRecordBytes in native/addon/ring_reader.h). */
+export const MAX_RECORD_BYTES = RECORD_MAX;
 /** Ring buffer bytes for all CPUs together; each CPU has its own ring (ProbeOptions.ringBytes). */
 const RING_BUDGET_BYTES = 64 << 20;
 const RING_MIN_BYTES = 4 << 20;
 const DEFAULT_DRAIN_BYTES = 4 << 20;
 const DEFAULT_TCP_PROBE_INTERVAL_MS = 10;
-/** Scratch slots per CPU (SCRATCH_DEPTH in native/bpf/kcap_common.h). */
-const SCRATCH_DEPTH = 4;
 
 export interface ProbeOptions {
   /** Payload bytes kept per I/O event (default 4096, at most 65536). */
@@ -376,7 +376,6 @@ export function openProbes(options: ProbeOptions = {}): Probes {
 
 /** The struct offsets the programs need, for diagnostics (`kcap record --explain` or tests). */
 export function describeOffsets(btf: KernelBtf): Array<{ field: string; where: string; offset: number }> {
-  const specs = offsetSpecs();
-  const values = resolveOffsets(btf, specs);
-  return specs.map((s, i) => ({ field: s.field, where: `${s.struct}.${s.path}`, offset: values[i]! }));
+  const values = resolveOffsets(btf);
+  return KERNEL_OFFSETS.map((s, i) => ({ field: s.field, where: `${s.struct}.${s.path}`, offset: values[i]! }));
 }
