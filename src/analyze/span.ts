@@ -5,7 +5,7 @@
  * chunk, not a chunk minimum, which depends on where chunks were cut: a live source and its file
  * must agree.
  */
-import { recordTs } from '../capture/chunk.js';
+import { recordTs } from '../schema/header.generated.js';
 import { bootToUtcNs, type ClockAnchor, type RawChunk } from '../capture/source.js';
 import type { TimePoint } from './result.js';
 

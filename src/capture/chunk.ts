@@ -9,9 +9,6 @@ import binding from 'zstd-napi/binding.js';
 import { RECORD_HEADER_SIZE, recordLen, recordTs } from '../schema/header.generated.js';
 import { CaptureError, asCaptureError } from './errors.js';
 
-/** For src/record/live.ts until it moves to the header reader. */
-export { recordTs } from '../schema/header.generated.js';
-
 /** A view over the records of a chunk, for the header accessors. */
 export function recordsView(raw: Uint8Array): DataView {
   return new DataView(raw.buffer, raw.byteOffset, raw.byteLength);
