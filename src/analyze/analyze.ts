@@ -6,7 +6,7 @@
  */
 import type { EventSource, RawChunk } from '../capture/source.js';
 import type { KEvent } from '../probe/event.js';
-import { utcText } from '../probe/format.js';
+import { utcText } from '../report/units.js';
 import { Replayer } from '../probe/replay.js';
 import type { L7Record } from '../protocols/index.js';
 import { Aggregator, processText, type EndpointOperation, type LatencySummary, type Located, type ServiceEdge } from './aggregate.js';

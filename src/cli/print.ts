@@ -4,7 +4,7 @@
  * damage found go to stderr, so stdout is the same bytes for the same capture and filter.
  */
 import type { Command } from 'commander';
-import { printEvents, statsText } from '../probe/print.js';
+import { printEvents, statsText } from '../report/print.js';
 import { filterOf, reportDamage, withCapture } from './args.js';
 import { UserError } from './errors.js';
 
