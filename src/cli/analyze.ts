@@ -7,6 +7,7 @@ import type { Command } from 'commander';
 import { analyze, type TimePoint } from '../analyze/analyze.js';
 import { PROTOCOLS } from '../protocols/index.js';
 import { renderJson } from '../report/json.js';
+import { withProgress } from '../report/progress.js';
 import { renderText } from '../report/text.js';
 import { DEFAULT_TOP } from '../report/top.js';
 import { damageLines, filterOf, parseCount, parseTimePoint, reportDamage, withCapture } from './args.js';
@@ -35,7 +36,7 @@ async function run(file: string, words: readonly string[], flags: AnalyzeFlags):
   const protocols = protocolsOf(flags.protocol);
   const top = flags.top ?? DEFAULT_TOP;
   await withCapture(file, async (source) => {
-    const result = await analyze(source, {
+    const result = await analyze(flags.json ? source : withProgress(source, process.stderr), {
       top, ...(filter ? { filter } : {}), ...(protocols ? { protocols } : {}),
       ...(flags.from !== undefined ? { from: flags.from } : {}), ...(flags.to !== undefined ? { to: flags.to } : {}),
     });
