@@ -15,10 +15,21 @@ export type {
   AnalysisResult, AnalyzeOptions, Incompleteness, SlowRequest, TimePoint,
 } from './result.js';
 
-export async function analyze(source: EventSource, opts: AnalyzeOptions = {}, onRecord?: RecordListener): Promise<AnalysisResult> {
+/** What a caller of analysis can listen to besides the result. */
+export interface AnalysisHooks {
+  /** The record stream: every record the report counts, in capture order. */
+  readonly onRecord?: RecordListener;
+  /** After each chunk is read (for a progress line). */
+  readonly onChunk?: () => void;
+}
+
+export async function analyze(source: EventSource, opts: AnalyzeOptions = {}, hooks: AnalysisHooks = {}): Promise<AnalysisResult> {
   const analyzer = new Analyzer(source, opts);
-  if (onRecord) analyzer.onRecord(onRecord);
-  for await (const chunk of source.chunks()) analyzer.chunk(chunk);
+  if (hooks.onRecord) analyzer.onRecord(hooks.onRecord);
+  for await (const chunk of source.chunks()) {
+    hooks.onChunk?.();
+    analyzer.chunk(chunk);
+  }
   return analyzer.finish();
 }
 
@@ -27,7 +38,7 @@ export async function analyze(source: EventSource, opts: AnalyzeOptions = {}, on
  * worker replays every chunk, so more workers than chunks only add start-up time). The result is
  * the same for every `jobs`.
  */
-export async function analyzeCapture(reader: CaptureReader, spec: AnalysisSpec, jobs: number, onRecord?: RecordListener): Promise<AnalysisResult> {
+export async function analyzeCapture(reader: CaptureReader, spec: AnalysisSpec, jobs: number, hooks: AnalysisHooks = {}): Promise<AnalysisResult> {
   const n = Math.min(jobs, reader.index.length);
-  return n > 1 ? analyzeInParallel(reader, spec, n, onRecord) : analyze(reader, compileSpec(spec), onRecord);
+  return n > 1 ? analyzeInParallel(reader, spec, n, hooks) : analyze(reader, compileSpec(spec), hooks);
 }

@@ -10,12 +10,9 @@
 import type { RawChunk, SourceInfo } from '../capture/source.js';
 import { RecordExtractor } from './extractor.js';
 import { ReportBuilder, type RecordListener } from './report-builder.js';
-import type { AnalysisResult, AnalyzeOptions } from './result.js';
+import { DEFAULT_TOP, type AnalysisResult, type AnalyzeOptions } from './result.js';
 
 export type { RecordListener } from './report-builder.js';
-
-/** Length of the slowest-requests and TCP lists when no `top` is given. */
-export const DEFAULT_TOP = 10;
 
 export class Analyzer {
   private readonly extractor: RecordExtractor;

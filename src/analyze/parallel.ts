@@ -17,8 +17,9 @@ import type { L7Record } from '../protocols/index.js';
 import type { AggregatorState } from './aggregate.js';
 import type { ConnContext } from './connections.js';
 import type { ExtractorFacts, Shard } from './extractor.js';
-import { ReportBuilder, type RecordListener } from './report-builder.js';
-import type { AnalysisResult } from './result.js';
+import type { AnalysisHooks } from './analyze.js';
+import { ReportBuilder } from './report-builder.js';
+import { DEFAULT_TOP, type AnalysisResult } from './result.js';
 import { CaptureSpan } from './span.js';
 import type { AnalysisSpec } from './spec.js';
 
@@ -59,17 +60,18 @@ export function defaultJobs(): number {
 }
 
 export async function analyzeInParallel(reader: CaptureReader, spec: AnalysisSpec, jobs: number,
-  onRecord?: RecordListener): Promise<AnalysisResult> {
-  const top = spec.top ?? 10;
+  hooks: AnalysisHooks = {}): Promise<AnalysisResult> {
+  const top = spec.top ?? DEFAULT_TOP;
   const span = new CaptureSpan(reader.clock, spec.from, spec.to);
   const builder = new ReportBuilder(reader, top);
-  if (onRecord) builder.onRecord(onRecord);
+  if (hooks.onRecord) builder.onRecord(hooks.onRecord);
   const stream = builder.streaming;
   const workers = Array.from({ length: jobs }, (_, index) => new ShardWorker({ path: reader.path, spec, top, stream, shard: { index, count: jobs } }));
   try {
     const merge = async (): Promise<void> => mergeInto(builder, await Promise.all(workers.map((w) => w.nextBatch())));
     let inFlight = 0;
     for await (const chunk of reader.chunks({}, true)) {
+      hooks.onChunk?.();
       span.observe(chunk);
       // Its records are in shared memory: posting shares them instead of copying.
       for (const w of workers) w.post({ type: 'chunk', chunk });

@@ -4,7 +4,7 @@
  * it to the record-stream listeners, then assembles the result with what the extractors knew
  * (replay and connection counts, TCP health).
  */
-import { utcText } from '../probe/format.js';
+import { utcText } from '../report/units.js';
 import { endpointText } from '../probe/net.js';
 import type { L7Record } from '../protocols/index.js';
 import type { SourceInfo } from '../capture/source.js';

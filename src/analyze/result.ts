@@ -9,6 +9,9 @@ import type { ConnContext } from './connections.js';
 import type { PercentileMethod } from './histogram.js';
 import type { TcpConnHealth, TcpTotals } from './tcp.js';
 
+/** Rows per list (slowest requests, TCP; the report's other sections too) when no `top` is given. */
+export const DEFAULT_TOP = 10;
+
 export interface AnalyzeOptions {
   /** Only events this selects are analyzed (a compiled `kcap` filter). */
   readonly filter?: (ev: KEvent) => boolean;

@@ -6,7 +6,7 @@ export { CaptureError, type CaptureErrorCode } from './errors.js';
 export { CaptureWriter, DEFAULT_CHUNK_SIZE, recordSummary, summarizeRecord, summaryRange, type WriterOptions } from './writer.js';
 export { CaptureReader, openCapture, type OpenOptions, type TimeRange } from './reader.js';
 export { verifyCapture, type CaptureStatus, type VerifyReport } from './verify.js';
-export { summarize, utcIso, type CaptureSummary, type EventTypeCount } from './summary.js';
+export { summarize, type CaptureSummary, type EventTypeCount } from './summary.js';
 export type { Problem } from './blocks.js';
 export type { CaptureHeader, CaptureStats, CpuStats } from './payloads.js';
 export { FORMAT_MAJOR, FORMAT_MINOR, LIMITS, type IndexEntry } from './format.js';

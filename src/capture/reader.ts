@@ -49,6 +49,7 @@ export class CaptureReader implements EventSource {
   private readonly decompressor = new ChunkDecompressor();
   private closed = false;
   private readonly problemList: Problem[];
+  private readTo = 0;
 
   /** @internal Use openCapture. */
   constructor(
@@ -83,6 +84,8 @@ export class CaptureReader implements EventSource {
    * was lost. Checks only what was read; verifyCapture checks every block.
    */
   get status(): 'intact' | 'recoverable' { return this.indexed && this.problemList.length === 0 ? 'intact' : 'recoverable'; }
+  /** File offset chunks() has read up to (the end of its last chunk), for progress against `size`. */
+  get position(): number { return this.readTo; }
 
   /**
    * Chunks in file order; with a range, only chunks overlapping it, trimmed to records inside it.
@@ -93,6 +96,7 @@ export class CaptureReader implements EventSource {
     const to = range.toNs ?? MAX_TS;
     for (const entry of this.index) {
       if (entry.lastTs < from || entry.firstTs > to) continue;
+      this.readTo = entry.offset + entry.blockSize;
       let chunk: RawChunk;
       try {
         chunk = await this.readChunk(entry, shared);

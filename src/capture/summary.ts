@@ -3,6 +3,7 @@
  * and UTC), records by event type, table sizes, losses, compression. Reading it decompresses
  * every chunk once (event counts need the records), one chunk at a time.
  */
+import { utcText } from '../report/units.js';
 import { recordLen, recordType } from '../schema/header.generated.js';
 import { recordsView } from './chunk.js';
 import { bootToUtcNs } from './source.js';
@@ -47,15 +48,6 @@ export interface CaptureSummary {
   readonly problems: readonly string[];
 }
 
-/** ISO-8601 UTC with nanoseconds, computed without Date's local-time or ms-rounding paths. */
-export function utcIso(ns: bigint): string {
-  const ms = ns / 1_000_000n;
-  const frac = ((ns % 1_000_000_000n) + 1_000_000_000n) % 1_000_000_000n;
-  const floorMs = ns < 0n && ns % 1_000_000n !== 0n ? ms - 1n : ms;
-  const iso = new Date(Number(floorMs)).toISOString();
-  return `${iso.slice(0, 19)}.${frac.toString().padStart(9, '0')}Z`;
-}
-
 export async function summarize(reader: CaptureReader): Promise<CaptureSummary> {
   const byType = new Map<number, number>();
   let records = 0;
@@ -88,7 +80,7 @@ export async function summarize(reader: CaptureReader): Promise<CaptureSummary> 
     snaplen: reader.snaplen,
     time: range ? {
       firstTs: range.firstTs.toString(), lastTs: range.lastTs.toString(),
-      firstUtc: utcIso(bootToUtcNs(reader.clock, range.firstTs)), lastUtc: utcIso(bootToUtcNs(reader.clock, range.lastTs)),
+      firstUtc: utcText(bootToUtcNs(reader.clock, range.firstTs)), lastUtc: utcText(bootToUtcNs(reader.clock, range.lastTs)),
       durationNs: (range.lastTs - range.firstTs).toString(),
     } : null,
     chunks: reader.index.length,

@@ -1,26 +1,8 @@
 /**
- * `kcap fields`: every filter field with its type and a one-line description, in the order the
- * field table declares them (grouped by class), like `sysdig -l`.
+ * `kcap fields`: every filter field with its type and a one-line description, like `sysdig -l`.
  */
 import type { Command } from 'commander';
-import { FIELDS } from '../filter/index.js';
-
-export function fieldsText(json: boolean): string {
-  if (json) return `${FIELDS.map(({ name, type, desc }) => JSON.stringify({ name, type, desc })).join('\n')}\n`;
-  const width = Math.max(...FIELDS.map((f) => f.name.length));
-  const lines: string[] = [];
-  let group = '';
-  for (const f of FIELDS) {
-    const cls = f.name.slice(0, f.name.indexOf('.'));
-    if (cls !== group) {
-      if (group !== '') lines.push('');
-      lines.push(`${cls}:`);
-      group = cls;
-    }
-    lines.push(`  ${f.name.padEnd(width)}  ${f.type.padEnd(6)}  ${f.desc}`);
-  }
-  return `${lines.join('\n')}\n`;
-}
+import { fieldsText } from '../report/fields.js';
 
 export function registerFields(program: Command): void {
   program.command('fields')

@@ -1,10 +1,12 @@
 /**
  * `kcap print FILE [filter...]`: every event of a capture (or those the filter selects), one line
  * each, through the same conversion `kcap analyze` uses. Events go to stdout; the summary and any
- * damage found go to stderr, so stdout is the same bytes for the same capture and filter.
+ * damage found go to stderr, so stdout is the same bytes for the same capture and filter. With
+ * stderr on a terminal and the events going elsewhere, a progress line shows how far it got.
  */
 import type { Command } from 'commander';
-import { printEvents, statsText } from '../probe/print.js';
+import { printEvents, statsText } from '../report/print.js';
+import { withProgress } from '../report/progress.js';
 import { filterOf, reportDamage, withCapture } from './args.js';
 import { UserError } from './errors.js';
 
@@ -41,7 +43,9 @@ async function run(file: string, words: readonly string[], flags: PrintFlags): P
     throw err;
   });
   await withCapture(file, async (source) => {
-    const stats = await printEvents(source, writeStdout, {
+    // Not while the events themselves go to the terminal, whose lines a progress line would break.
+    const shown = flags.json || process.stdout.isTTY ? source : withProgress(source, process.stderr);
+    const stats = await printEvents(shown, writeStdout, {
       ...(filter ? { filter } : {}), json: flags.json ?? false, keepAll: flags.all ?? false, ignorePids,
       payload: flags.hex ? 'hex' : flags.ascii ? 'ascii' : 'short',
     });

@@ -7,6 +7,7 @@ import type { RawChunk, SourceInfo } from '../capture/source.js';
 import { programIoKeep } from '../record/bpf/index.js';
 import { RecordError, record, type RecordStatus } from '../record/recorder.js';
 import { renderText } from '../report/text.js';
+import { bytesText, durationText } from '../report/units.js';
 import { compileNode, ioNeeds, type IoNeeds } from '../filter/index.js';
 import { filterTreeOf, parseDurationNs } from './args.js';
 import { UserError } from './errors.js';
@@ -42,7 +43,7 @@ function parsePid(text: string, prev: number[] = []): number[] {
 function formatStatus(s: RecordStatus): string {
   const secs = s.elapsedMs / 1000;
   const rate = secs > 0 ? Math.round(s.events / secs) : 0;
-  return `recording ${secs.toFixed(0)}s  ${s.events} events (${rate}/s)  ${(s.bytesWritten / 1e6).toFixed(1)} MB written  ${s.lost} lost`;
+  return `recording ${durationText(s.elapsedMs * 1e6)}  ${s.events} events (${rate}/s)  ${bytesText(s.bytesWritten)} written  ${s.lost} lost`;
 }
 
 interface RecordFlags {

@@ -3,7 +3,9 @@
  * scripts: 0 intact, 2 recoverable (readable, losses listed), 3 unreadable.
  */
 import type { Command } from 'commander';
-import { verifyCapture, type CaptureStatus, type VerifyReport } from '../capture/index.js';
+import { verifyCapture, type CaptureStatus } from '../capture/index.js';
+import { jsonText } from '../report/json.js';
+import { verifyText } from '../report/verify.js';
 
 export const VERIFY_EXIT: Readonly<Record<CaptureStatus, number>> = { intact: 0, recoverable: 2, unreadable: 3 };
 
@@ -15,18 +17,7 @@ export function registerVerify(program: Command): void {
     .addHelpText('after', '\nExit status: 0 intact, 2 recoverable (readable, with losses), 3 unreadable.')
     .action(async (file: string, opts: { json?: boolean }) => {
       const report = await verifyCapture(file);
-      process.stdout.write(opts.json ? `${JSON.stringify(report, null, 2)}\n` : formatReport(file, report));
+      process.stdout.write(opts.json ? jsonText(report) : verifyText(file, report));
       process.exitCode = VERIFY_EXIT[report.status];
     });
-}
-
-export function formatReport(file: string, r: VerifyReport): string {
-  const blocks = Object.entries(r.blocks).map(([k, n]) => `${k} ${n}`).join(', ');
-  const head = r.status === 'unreadable'
-    ? `${file}: unreadable`
-    : `${file}: ${r.status}: ${r.chunks} chunks, ${r.records} records good; blocks: ${blocks}`;
-  const lines = r.problems.map((p) =>
-    `  ${p.block !== undefined ? `block ${p.block}, ` : ''}offset ${p.offset}: ${p.message}${p.lostBytes ? ` (${p.lostBytes} bytes lost)` : ''}`);
-  if (r.lostBytes) lines.push(`  ${r.lostBytes} bytes lost in all`);
-  return [head, ...lines].join('\n') + '\n';
 }

@@ -17,3 +17,9 @@ export function renderTable(columns: readonly Column[], rows: readonly (readonly
   }).join('  ').trimEnd();
   return [line(columns.map((c) => c.title)), ...rows.map(line)].join('\n');
 }
+
+/** Text cut to `width` characters, the cut marked by an ellipsis; for cells of unbounded length
+ * (SQL, keys, error messages) in text reports, whose --json keeps them whole. */
+export function clip(text: string, width: number): string {
+  return text.length <= width ? text : `${text.slice(0, width - 1)}…`;
+}

@@ -1,13 +1,26 @@
 /**
- * Human units for reports: fixed rules, no locale, so text reports are the same bytes everywhere.
+ * The one formatter of each unit every report and command prints: UTC times, durations, bytes.
+ * Fixed rules, no locale or time zone, so text is the same bytes everywhere. This module imports
+ * nothing, so the layers that put a UTC time into their results (analyze, capture summary) use
+ * it too rather than keeping a copy.
  */
 
-/** Duration in ns as e.g. 850ns, 12.3µs, 4.56ms, 1.23s (three significant digits). */
+/** UTC time with nanoseconds, e.g. 2023-11-14T22:13:20.000001000Z; raw ns when out of Date's range. */
+export function utcText(ns: bigint): string {
+  const sec = ns / 1_000_000_000n - (ns < 0n && ns % 1_000_000_000n !== 0n ? 1n : 0n);
+  const frac = ns - sec * 1_000_000_000n;
+  const ms = Number(sec) * 1000;
+  if (!Number.isFinite(ms) || Math.abs(ms) > 8.64e15) return `${ns}ns`;
+  return `${new Date(ms).toISOString().slice(0, 19)}.${frac.toString().padStart(9, '0')}Z`;
+}
+
+/** Duration in ns as e.g. 850ns, 12.3µs, 4.56ms, 1.23s (three significant digits); a value that
+ * rounds up to 1000 of a unit is shown in the next one (1.00s, not 1000ms). */
 export function durationText(ns: number): string {
   const abs = Math.abs(ns);
-  if (abs < 1_000) return `${Math.round(ns)}ns`;
-  if (abs < 1_000_000) return `${sig3(ns / 1_000)}µs`;
-  if (abs < 1_000_000_000) return `${sig3(ns / 1_000_000)}ms`;
+  if (abs < 999.5) return `${Math.round(ns)}ns`;
+  if (abs < 999_500) return `${sig3(ns / 1_000)}µs`;
+  if (abs < 999_500_000) return `${sig3(ns / 1_000_000)}ms`;
   return `${sig3(ns / 1_000_000_000)}s`;
 }
 
@@ -26,5 +39,6 @@ export function bytesText(n: number): string {
 
 function sig3(v: number): string {
   const a = Math.abs(v);
-  return a >= 100 ? v.toFixed(0) : a >= 10 ? v.toFixed(1) : v.toFixed(2);
+  // Thresholds are where rounding adds a digit: 9.996 is 10.0, not 10.00.
+  return a >= 99.95 ? v.toFixed(0) : a >= 9.995 ? v.toFixed(1) : v.toFixed(2);
 }

@@ -55,11 +55,11 @@ describe('Analyzer', () => {
   it('streams only what the protocol, window and record filter select, as the report counts', async () => {
     const b = redisCapture(40);
     const seen: L7Record[] = [];
-    const r = await analyze(b.source(), { recordFilter: (rec) => rec.operation === 'GET' }, (rec) => seen.push(rec));
+    const r = await analyze(b.source(), { recordFilter: (rec) => rec.operation === 'GET' }, { onRecord: (rec) => seen.push(rec) });
     expect(r.requests).toBe(20);
     expect(seen.every((s) => s.operation === 'GET')).toBe(true);
     expect(seen).toHaveLength(20);
-    const none = await analyze(b.source(), { protocols: ['http1'] }, (rec) => seen.push(rec));
+    const none = await analyze(b.source(), { protocols: ['http1'] }, { onRecord: (rec) => seen.push(rec) });
     expect(none.requests).toBe(0);
     expect(seen).toHaveLength(20);
   });

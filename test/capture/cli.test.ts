@@ -36,7 +36,7 @@ describe('kcap info and verify', () => {
   it('info prints the time range in UTC, events by type, tables and losses, deterministically', () => {
     const a = kcap('info', path);
     expect(a.code).toBe(0);
-    expect(a.out).toContain('time      2026-11-18T11:06:41.000000000Z .. 2026-11-18T11:06:42.000000001Z (1.000000 s)');
+    expect(a.out).toContain('time      2026-11-18T11:06:41.000000000Z .. 2026-11-18T11:06:42.000000001Z (1.00s)');
     expect(a.out).toMatch(/lost {6}7 events dropped/);
     expect(a.out).toContain('writer    kcap 0.1.0 (kcap record -w cli.kcap)');
     expect(a.out).toMatch(/records {3}3 in 1 chunks/);

@@ -7,7 +7,7 @@
 import type { ClockAnchor, EventSource, RawChunk } from '../../src/capture/source.js';
 import type { FdRow, MachineInfo, Tables, ThreadRow } from '../../src/capture/tables.js';
 import { compileFilter } from '../../src/filter/index.js';
-import { printEvents } from '../../src/probe/print.js';
+import { printEvents } from '../../src/report/print.js';
 import { encodeRecord, type RecordInput } from '../../src/schema/encode.js';
 import { EVENT_SCHEMA } from '../../src/schema/events.generated.js';
 import { resolveSchema, type ResolvedSchema } from '../../src/schema/schema.js';

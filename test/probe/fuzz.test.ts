@@ -7,7 +7,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { RawChunk } from '../../src/capture/source.js';
 import { FIELDS } from '../../src/filter/index.js';
-import { formatJson, formatLine } from '../../src/probe/format.js';
+import { formatJson, formatLine } from '../../src/report/event.js';
 import { Replayer } from '../../src/probe/replay.js';
 import { CaptureBuilder, CLOCK, MACHINE } from '../helpers/source.js';
 import { buildScenario, io } from './scenario.js';

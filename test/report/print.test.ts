@@ -1,14 +1,14 @@
 /**
  * Event printing: the text line layout, payload styles (-A printable, -X hex), JSON lines that
- * parse back to the event's context, and UTC times computed without Date's local time.
+ * parse back to the event's context.
  */
 import { describe, expect, it } from 'vitest';
-import { formatJson, formatLine, hexDump, printable, utcText } from '../../src/probe/format.js';
 import type { KEvent } from '../../src/probe/event.js';
-import { printEvents, statsText } from '../../src/probe/print.js';
 import { replay } from '../../src/probe/replay.js';
+import { formatJson, formatLine, hexDump, printable } from '../../src/report/event.js';
+import { printEvents, statsText } from '../../src/report/print.js';
 import { collectEvents } from '../helpers/source.js';
-import { REQUEST, RESPONSE, buildScenario } from './scenario.js';
+import { REQUEST, RESPONSE, buildScenario } from '../probe/scenario.js';
 
 const { builder, n } = buildScenario();
 
@@ -65,13 +65,6 @@ describe('JSON lines', () => {
 });
 
 describe('helpers', () => {
-  it('formats UTC from integers, including before 1970 and out of Date range', () => {
-    expect(utcText(0n)).toBe('1970-01-01T00:00:00.000000000Z');
-    expect(utcText(-1n)).toBe('1969-12-31T23:59:59.999999999Z');
-    expect(utcText(1_700_000_000_123_456_789n)).toBe('2023-11-14T22:13:20.123456789Z');
-    expect(utcText(2n ** 80n)).toBe(`${2n ** 80n}ns`);
-  });
-
   it('renders non-printable bytes as dots', () => {
     expect(printable(new Uint8Array([0x41, 0, 0x0a, 0x7f, 0xff]), false)).toBe('A....');
     expect(printable(new Uint8Array([0x41, 0x0a]), true)).toBe('A\n');

@@ -4,8 +4,8 @@
  * output is written with backpressure and memory stays bounded by one chunk's worth of lines.
  */
 import type { EventSource } from '../capture/source.js';
-import { formatJson, formatLine, type PayloadStyle } from './format.js';
-import { Replayer, type ReplayOptions, type ReplayStats } from './replay.js';
+import { Replayer, type ReplayOptions, type ReplayStats } from '../probe/replay.js';
+import { formatJson, formatLine, type PayloadStyle } from './event.js';
 
 export interface PrintOptions extends ReplayOptions {
   /** One JSON object per line instead of text. Default false. */

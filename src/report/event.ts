@@ -4,10 +4,11 @@
  * print without locale, object keys come in a fixed order, so the same capture prints the same
  * bytes under any TZ or LANG.
  */
+import type { KEvent } from '../probe/event.js';
+import { endpointText, parseSockaddr } from '../probe/net.js';
 import { RecordDecoder, isDecodeFailure, type FieldValue } from '../schema/decode.js';
 import type { ResolvedField, VarSpec } from '../schema/schema.js';
-import type { KEvent } from './event.js';
-import { endpointText, parseSockaddr } from './net.js';
+import { utcText } from './units.js';
 
 /** How payload bytes are shown: short printable excerpt, all printable (-A), hex dump (-X). */
 export type PayloadStyle = 'short' | 'ascii' | 'hex';
@@ -41,15 +42,6 @@ function decoderFor(ev: KEvent): RecordDecoder {
 }
 
 const utf8 = new TextDecoder('utf-8', { fatal: false });
-
-/** UTC time with nanoseconds, e.g. 2023-11-14T22:13:20.000001000Z; raw ns when out of Date's range. */
-export function utcText(ns: bigint): string {
-  const sec = ns / 1_000_000_000n - (ns < 0n && ns % 1_000_000_000n !== 0n ? 1n : 0n);
-  const frac = ns - sec * 1_000_000_000n;
-  const ms = Number(sec) * 1000;
-  if (!Number.isFinite(ms) || Math.abs(ms) > 8.64e15) return `${ns}ns`;
-  return `${new Date(ms).toISOString().slice(0, 19)}.${frac.toString().padStart(9, '0')}Z`;
-}
 
 export function resText(res: number): string {
   return res < 0 ? `${res}(${ERRNO[-res] ?? `errno ${-res}`})` : String(res);
