@@ -5,25 +5,38 @@
 import { InvalidArgumentError } from 'commander';
 import { CaptureError, openCapture } from '../capture/index.js';
 import type { TimePoint } from '../analyze/analyze.js';
-import { FilterError, compileNode, parseFilter, type FilterNode, type Predicate } from '../filter/index.js';
+import {
+  FilterError, compileNode, compileRecordFilter, eventFilter, splitFilter, type EventField, type FilterNode, type Predicate,
+  type RecordPredicate,
+} from '../filter/index.js';
 import { UserError } from './errors.js';
 
-/** The filter given as trailing words, parsed, or undefined when none; a bad one is a usage
- * error (exit 2). */
-export function filterTreeOf(words: readonly string[]): FilterNode | undefined {
-  if (words.length === 0) return undefined;
+/** `parse(filter)`, with a bad filter as a usage error (exit 2) that points at the column. */
+function parsed<T>(words: readonly string[], parse: (src: string) => T): T {
   try {
-    return parseFilter(words.join(' '));
+    return parse(words.join(' '));
   } catch (err) {
     if (err instanceof FilterError) throw new UserError(`${err.message}\n${err.pointer()}`, 2);
     throw err;
   }
 }
 
+/** The event filter given as trailing words, parsed, or undefined when none. */
+export function filterTreeOf(words: readonly string[]): FilterNode<EventField> | undefined {
+  return words.length === 0 ? undefined : parsed(words, eventFilter);
+}
+
 /** The filter given as trailing words, compiled; see filterTreeOf. */
 export function filterOf(words: readonly string[]): Predicate | undefined {
   const tree = filterTreeOf(words);
   return tree && compileNode(tree);
+}
+
+/** The filter of a command that analyzes: its event part and its L7 part, each compiled. */
+export function requestFilterOf(words: readonly string[]): { filter?: Predicate; recordFilter?: RecordPredicate } {
+  if (words.length === 0) return {};
+  const { events, records } = parsed(words, splitFilter);
+  return { ...(events ? { filter: compileNode(events) } : {}), ...(records ? { recordFilter: compileRecordFilter(records) } : {}) };
 }
 
 /** "10s", "500ms", "2m", "1h", "250us" or plain seconds → ns. */

@@ -1,9 +1,11 @@
 /**
  * `kcap fields`: every filter field with its type and a one-line description, in the order the
- * field table declares them (grouped by class), like `sysdig -l`.
+ * field tables declare them (grouped by class), like `sysdig -l`: event fields, then L7 fields.
  */
 import type { Command } from 'commander';
-import { FIELDS } from '../filter/index.js';
+import { FIELDS as EVENT_FIELDS, L7_FIELDS } from '../filter/index.js';
+
+const FIELDS = [...EVENT_FIELDS, ...L7_FIELDS];
 
 export function fieldsText(json: boolean): string {
   if (json) return `${FIELDS.map(({ name, type, desc }) => JSON.stringify({ name, type, desc })).join('\n')}\n`;
