@@ -3,7 +3,7 @@
  * or summarise it. Everything else in src/capture is internal.
  */
 export { CaptureError, type CaptureErrorCode } from './errors.js';
-export { CaptureWriter, DEFAULT_CHUNK_SIZE, recordSummary, summarizeRecord, type WriterOptions } from './writer.js';
+export { CaptureWriter, DEFAULT_CHUNK_SIZE, recordSummary, summarizeRecord, summaryRange, type WriterOptions } from './writer.js';
 export { CaptureReader, openCapture, type OpenOptions, type TimeRange } from './reader.js';
 export { verifyCapture, type CaptureStatus, type VerifyReport } from './verify.js';
 export { summarize, utcIso, type CaptureSummary, type EventTypeCount } from './summary.js';

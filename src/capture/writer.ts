@@ -66,6 +66,12 @@ export function summarizeRecord(summary: Uint32Array, tsHi: number, tsLo: number
   if (SUMMARY_FIXED + cpu < summary.length) summary[SUMMARY_FIXED + cpu]!++;
 }
 
+/** The count and time range a summary describes, as a chunk carries them. */
+export function summaryRange(summary: Uint32Array): { count: number; firstTs: bigint; lastTs: bigint } {
+  const ts = (lo: number, hi: number): bigint => (BigInt(hi) << 32n) | BigInt(lo);
+  return { count: summary[0]!, firstTs: ts(summary[1]!, summary[2]!), lastTs: ts(summary[3]!, summary[4]!) };
+}
+
 /** Whether boot time a is before b, each as u32 halves: a double would round them after 104 days
  * of uptime, and a bigint per record costs more than the comparison. */
 function tsBefore(aHi: number, aLo: number, bHi: number, bLo: number): boolean {

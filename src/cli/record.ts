@@ -2,10 +2,9 @@
  * `kcap record`: options, validation and the status line; the work is in src/record/recorder.ts.
  */
 import { InvalidArgumentError, Option, type Command } from 'commander';
-import { analyze, type AnalysisResult } from '../analyze/analyze.js';
-import type { SourceInfo } from '../capture/source.js';
+import { Analyzer } from '../analyze/analyzer.js';
+import type { RawChunk, SourceInfo } from '../capture/source.js';
 import { programIoKeep } from '../record/bpf/index.js';
-import { LiveSource } from '../record/live.js';
 import { RecordError, record, type RecordStatus } from '../record/recorder.js';
 import { renderText } from '../report/text.js';
 import { compileNode, ioNeeds, type IoNeeds } from '../filter/index.js';
@@ -72,28 +71,6 @@ function splitCommand(words: readonly string[]): { filterWords: string[]; comman
   return { filterWords: words.slice(0, words.length - command.length), command };
 }
 
-/** `--analyze`: the analyzer reads the recorder's batches as they are written, through a LiveSource. */
-class LiveAnalysis {
-  private source: LiveSource | undefined;
-  private analysis: Promise<AnalysisResult> | undefined;
-
-  hooks(): { onStart: (info: SourceInfo) => void; onBatch: (b: Uint8Array, lost: number) => void } {
-    return {
-      onStart: (info) => {
-        this.source = new LiveSource(info);
-        this.analysis = analyze(this.source);
-      },
-      onBatch: (b, lost) => this.source?.push(b, lost),
-    };
-  }
-
-  async result(): Promise<AnalysisResult> {
-    this.source?.end();
-    if (!this.analysis) throw new UserError('nothing was recorded to analyze');
-    return this.analysis;
-  }
-}
-
 function stopOnSignals(): Promise<void> {
   return new Promise((resolve) => {
     for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.once(sig, () => resolve());
@@ -118,10 +95,14 @@ export function registerRecord(program: Command): void {
     const tree = filterTreeOf(filterWords);
     const filter = tree && { filter: compileNode(tree), ioKeep: ioNeeds(tree) };
     const tty = process.stderr.isTTY;
-    const live = o.analyze ? new LiveAnalysis() : undefined;
+    // --analyze: the recorder drives an Analyzer with each chunk as it writes it.
+    let analyzer: Analyzer | undefined;
+    const live = o.analyze
+      ? { onStart: (info: SourceInfo) => { analyzer = new Analyzer(info); }, onChunk: (c: RawChunk) => analyzer?.chunk(c) }
+      : undefined;
     try {
       const result = await record({
-        ...live?.hooks(),
+        ...live,
         onReady: (n: number) => process.stderr.write(`kcap: recording to ${o.output} (${n} tracepoints attached${kernelFilterText(filter?.ioKeep)})\n`),
         output: o.output, snaplen: o.snaplen, stopSignal: stopOnSignals(),
         ...(o.duration !== undefined ? { durationMs: o.duration } : {}),
@@ -135,7 +116,10 @@ export function registerRecord(program: Command): void {
       if (tty) process.stderr.write('\r\x1b[K');
       process.stderr.write(`kcap: wrote ${o.output}: ${formatStatus(result).replace(/^recording /, '')}\n`);
       if (result.writeError) throw new UserError(`${o.output}: ${result.writeError} (every complete chunk before it is readable)`);
-      if (live) process.stdout.write(renderText(await live.result()));
+      if (live) {
+        if (!analyzer) throw new UserError('nothing was recorded to analyze');
+        process.stdout.write(renderText(analyzer.finish()));
+      }
       if (result.commandExit !== undefined) process.exitCode = result.commandExit;
     } catch (e) {
       if (e instanceof RecordError) throw new UserError(e.message);

@@ -4,8 +4,8 @@
  * between the two; the drain runs on a timer paced by the event rate (pacing.ts) because the
  * programs never wake us per event (the wakeup cost dominates tracing overhead).
  */
-import { CaptureError, CaptureWriter, recordSummary } from '../capture/index.js';
-import type { SourceInfo } from '../capture/source.js';
+import { CaptureError, CaptureWriter, recordSummary, summaryRange } from '../capture/index.js';
+import type { RawChunk, SourceInfo } from '../capture/source.js';
 import type { Tables } from '../capture/tables.js';
 import type { KEvent } from '../probe/event.js';
 import { EVENT_SCHEMA } from '../schema/events.generated.js';
@@ -41,11 +41,12 @@ export interface RecordOptions {
   readonly onStatus?: (s: RecordStatus) => void;
   /** Resolves when the user asks to stop (SIGINT/SIGTERM). */
   readonly stopSignal?: Promise<void>;
-  /** Live consumers: told what the file says before its first event, then every batch as written. */
+  /** Live consumers: told what the file says before its first event, then every batch as written,
+   * as a chunk in the file's order with the kernel's losses since the previous one. */
   readonly onStart?: (info: SourceInfo) => void;
   /** Called once the probes are attached and the file is open: events from now on are recorded. */
   readonly onReady?: (attached: number) => void;
-  readonly onBatch?: (records: Uint8Array, lostBefore: number) => void;
+  readonly onChunk?: (chunk: RawChunk) => void;
 }
 
 export interface RecordStatus {
@@ -152,6 +153,7 @@ class DrainLoop {
   private readonly summary = recordSummary(possibleCpus());
   /** Losses not yet passed to a live consumer with a batch. */
   private liveLost = 0;
+  private liveSeq = 0;
   private reason: RecordResult['reason'] | undefined;
   private commandExit: number | undefined;
   private writeError: string | undefined;
@@ -220,7 +222,7 @@ class DrainLoop {
     for (let batch = this.nextBatch(); batch; batch = this.nextBatch()) {
       if (batch.length === 0) continue;
       this.bytesRaw += batch.length;
-      this.opts.onBatch?.(batch, this.liveLost);
+      this.opts.onChunk?.({ seq: this.liveSeq++, records: batch, ...summaryRange(this.summary), lostBefore: this.liveLost });
       this.liveLost = 0;
     }
   }
@@ -247,7 +249,7 @@ class DrainLoop {
     this.fromRings += n;
     const kept = this.selector ? this.selector.compact(tail.subarray(0, n), this.summary) : n;
     // A live consumer gets its own copy, as the chunk's buffer is reused once written.
-    const batch = this.opts.onBatch ? tail.slice(0, kept) : tail.subarray(0, kept);
+    const batch = this.opts.onChunk ? tail.slice(0, kept) : tail.subarray(0, kept);
     this.events += this.summary[0]!;
     this.writer.commitSummarized(kept, this.summary);
     return batch;
