@@ -4,39 +4,20 @@
  * was incomplete. The work is in src/analyze; this file only reads options and prints.
  */
 import type { Command } from 'commander';
-import { analyze, type TimePoint } from '../analyze/analyze.js';
-import { PROTOCOLS } from '../protocols/index.js';
+import { analyze } from '../analyze/analyze.js';
 import { renderJson } from '../report/json.js';
 import { renderText } from '../report/text.js';
-import { damageLines, filterOf, parseCount, parseTimePoint, reportDamage, withCapture } from './args.js';
-import { UserError } from './errors.js';
+import { damageLines, parseCount, reportDamage, selectionOf, selectionOptions, withCapture, type SelectionFlags } from './args.js';
 
-interface AnalyzeFlags {
+interface AnalyzeFlags extends SelectionFlags {
   readonly json?: boolean;
   readonly top: number;
-  readonly protocol?: readonly string[];
-  readonly from?: TimePoint;
-  readonly to?: TimePoint;
-}
-
-function protocolsOf(values: readonly string[] | undefined): string[] | undefined {
-  if (!values) return undefined;
-  const known = PROTOCOLS.map((p) => p.name);
-  const names = values.flatMap((v) => v.split(',')).map((v) => v.trim()).filter(Boolean);
-  for (const n of names) {
-    if (!known.includes(n)) throw new UserError(`--protocol: unknown protocol '${n}' (known: ${known.join(', ')})`, 2);
-  }
-  return names;
 }
 
 async function run(file: string, words: readonly string[], flags: AnalyzeFlags): Promise<void> {
-  const filter = filterOf(words);
-  const protocols = protocolsOf(flags.protocol);
+  const selection = selectionOf(words, flags);
   await withCapture(file, async (source) => {
-    const result = await analyze(source, {
-      top: flags.top, ...(filter ? { filter } : {}), ...(protocols ? { protocols } : {}),
-      ...(flags.from !== undefined ? { from: flags.from } : {}), ...(flags.to !== undefined ? { to: flags.to } : {}),
-    });
+    const result = await analyze(source, { top: flags.top, ...selection });
     const damaged = damageLines(source);
     const withDamage = damaged.length ? { ...result, incomplete: { ...result.incomplete, problems: [...result.incomplete.problems, ...damaged] } } : result;
     process.stdout.write(flags.json ? renderJson(withDamage) : renderText(withDamage));
@@ -45,14 +26,11 @@ async function run(file: string, words: readonly string[], flags: AnalyzeFlags):
 }
 
 export function registerAnalyze(program: Command): void {
-  program.command('analyze')
+  selectionOptions(program.command('analyze'))
     .description('report requests, latencies, errors and who talks to whom in a capture')
     .argument('<file>', '.kcap capture to read')
-    .argument('[filter...]', 'only analyze events this filter selects (see kcap fields)')
+    .argument('[filter...]', 'only analyze the events and requests this filter selects (see kcap fields)')
     .option('--json', 'machine-readable report (fields documented in formats/analyze-json.md)')
     .option('-n, --top <n>', 'length of the slowest-requests and TCP lists', parseCount, 10)
-    .option('-P, --protocol <names...>', `only these protocols (${PROTOCOLS.map((p) => p.name).join(', ')})`)
-    .option('--from <time>', 'only requests starting from this time: after the first event (5s) or UTC (2026-11-22T00:11:12Z)', parseTimePoint)
-    .option('--to <time>', 'only requests starting before this time, in the same forms', parseTimePoint)
     .action((file: string, words: string[], flags: AnalyzeFlags) => run(file, words, flags));
 }

@@ -2,13 +2,14 @@
  * Argument parsers shared by several commands, so every command reads a filter or a duration
  * the same way and reports a bad one the same way.
  */
-import { InvalidArgumentError } from 'commander';
+import { InvalidArgumentError, type Command } from 'commander';
 import { CaptureError, openCapture } from '../capture/index.js';
-import type { TimePoint } from '../analyze/analyze.js';
+import type { AnalyzeOptions, TimePoint } from '../analyze/analyze.js';
 import {
   FilterError, compileNode, compileRecordFilter, eventFilter, splitFilter, type EventField, type FilterNode, type Predicate,
-  type RecordPredicate,
+  protocolName, type RecordPredicate,
 } from '../filter/index.js';
+import { PROTOCOLS } from '../protocols/index.js';
 import { UserError } from './errors.js';
 
 /** `parse(filter)`, with a bad filter as a usage error (exit 2) that points at the column. */
@@ -37,6 +38,41 @@ export function requestFilterOf(words: readonly string[]): { filter?: Predicate;
   if (words.length === 0) return {};
   const { events, records } = parsed(words, splitFilter);
   return { ...(events ? { filter: compileNode(events) } : {}), ...(records ? { recordFilter: compileRecordFilter(records) } : {}) };
+}
+
+/** What selects requests in the commands that analyze: `-P`, `--from`, `--to` (and the filter). */
+export interface SelectionFlags {
+  readonly protocol?: readonly string[];
+  readonly from?: TimePoint;
+  readonly to?: TimePoint;
+}
+
+/** Adds the options of SelectionFlags to a command. */
+export function selectionOptions(cmd: Command): Command {
+  return cmd
+    .option('-P, --protocol <names...>', `only these protocols (${PROTOCOLS.map((p) => p.name).join(', ')})`)
+    .option('--from <time>', 'only requests starting from this time: after the first event (5s) or UTC (2026-11-22T00:11:12Z)', parseTimePoint)
+    .option('--to <time>', 'only requests starting before this time, in the same forms', parseTimePoint);
+}
+
+/** -P values (repeated or comma-separated), each a protocol's name or its field prefix (http). */
+function protocolsOf(values: readonly string[] | undefined): string[] | undefined {
+  if (!values) return undefined;
+  const names = values.flatMap((v) => v.split(',')).map((v) => v.trim()).filter(Boolean);
+  return names.map((n) => {
+    const name = protocolName(n);
+    if (name === undefined) throw new UserError(`--protocol: unknown protocol '${n}' (known: ${PROTOCOLS.map((p) => p.name).join(', ')})`, 2);
+    return name;
+  });
+}
+
+/** The analyzer options the filter words and selection flags ask for. */
+export function selectionOf(words: readonly string[], flags: SelectionFlags): AnalyzeOptions {
+  const protocols = protocolsOf(flags.protocol);
+  return {
+    ...requestFilterOf(words), ...(protocols ? { protocols } : {}),
+    ...(flags.from !== undefined ? { from: flags.from } : {}), ...(flags.to !== undefined ? { to: flags.to } : {}),
+  };
 }
 
 /** "10s", "500ms", "2m", "1h", "250us" or plain seconds → ns. */
@@ -83,6 +119,22 @@ export async function withCapture<T>(file: string, fn: (r: OpenedCapture) => Pro
 /** What the reader found damaged, one line each, for a report or stderr. */
 export function damageLines(r: OpenedCapture): string[] {
   return r.problems.map((p) => `damaged capture: ${p.message} (offset ${p.offset}, ${p.lostBytes} bytes unusable)`);
+}
+
+/** Writes to stdout, waiting for it to drain, so printing a huge capture stays bounded in memory. */
+export function writeStdout(text: string): Promise<void> {
+  return new Promise((resolve) => {
+    if (process.stdout.write(text)) resolve();
+    else process.stdout.once('drain', resolve);
+  });
+}
+
+/** A reader (head, less) that goes away is not an error: exit 0 when stdout's pipe closes. */
+export function exitQuietlyOnClosedPipe(): void {
+  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EPIPE') process.exit(0);
+    throw err;
+  });
 }
 
 /** Exit status of a command that read a damaged capture: its output covers what was readable. */

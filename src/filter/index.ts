@@ -6,7 +6,7 @@
  */
 export { compileFilter, compileNode, compileRecordFilter, type Predicate, type RecordPredicate } from './compile.js';
 export { FIELDS, type EventField, type FieldDef, type FieldType, type FieldValue, type RecordField } from './fields.js';
-export { L7_FIELDS, type RecordSubject } from './l7-fields.js';
+export { L7_FIELDS, protocolName, type RecordSubject } from './l7-fields.js';
 export { FIELD_BY_NAME, FilterError, parseFilter, type FilterNode } from './parse.js';
 export { ioNeeds, type IoNeeds } from './pushdown.js';
 export { eventFilter, splitFilter, type SplitFilter } from './split.js';

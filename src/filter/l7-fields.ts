@@ -40,7 +40,7 @@ function filterValue(v: string | number | bigint | boolean | undefined): FieldVa
 }
 
 /** A protocol name, or the field prefix of one, as its name; undefined for neither. */
-function protocolName(text: string): string | undefined {
+export function protocolName(text: string): string | undefined {
   return PROTOCOLS.find((p) => p.name === text || fieldPrefix(p) === text)?.name;
 }
 
