@@ -118,7 +118,10 @@ export class ConnectionTracker {
   private readonly parsedEnds = new Map<string, Conn>();
   private nextId = 1;
 
-  constructor(private readonly emit: (r: L7Record, ctx: ConnContext) => void) {}
+  /** `owns`: whether this tracker parses the connection with this join key (parallel shards);
+   * the others are still numbered, so connection numbers agree across shards. Default all. */
+  constructor(private readonly emit: (r: L7Record, ctx: ConnContext) => void,
+    private readonly owns?: (joinKey: string) => boolean) {}
 
   /** Visitor for every replayed event. */
   onEvent(ev: KEvent): void {
@@ -184,6 +187,10 @@ export class ConnectionTracker {
     const proc = processRef(ev);
     c = new Conn(this.nextId++, key, joinKey, l4, local, remote, proc, role, role !== undefined);
     this.conns.set(key, c);
+    if (this.owns && !this.owns(joinKey)) {
+      c.done = true;
+      return c;
+    }
     this.stats.connections++;
     return c;
   }

@@ -6,6 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import { analyze } from '../../src/analyze/analyze.js';
 import { Analyzer } from '../../src/analyze/analyzer.js';
+import type { RawChunk } from '../../src/capture/source.js';
 import type { L7Record } from '../../src/protocols/index.js';
 import { renderJson } from '../../src/report/json.js';
 import { CaptureBuilder, tupleFields } from '../helpers/source.js';
@@ -66,7 +67,7 @@ describe('Analyzer', () => {
   it('refuses chunks after finish and a second finish', async () => {
     const source = redisCapture(2).source();
     const analyzer = new Analyzer(source);
-    const chunks = [];
+    const chunks: RawChunk[] = [];
     for await (const c of source.chunks()) chunks.push(c);
     analyzer.finish();
     expect(() => analyzer.chunk(chunks[0]!)).toThrow(/after finish/);
