@@ -44,23 +44,23 @@ export function protocolName(text: string): string | undefined {
   return PROTOCOLS.find((p) => p.name === text || fieldPrefix(p) === text)?.name;
 }
 
-function common(f: CommonFieldDef, name = f.name, desc = f.description): RecordField {
-  const value = f.value;
-  return {
-    name, type: FILTER_TYPE[f.type], desc, scope: 'l7', get: (s) => filterValue(value(s.rec)),
-    ...(f.name === 'l7.protocol' ? { canonical: protocolName } : {}),
-  };
-}
-
 /** The protocols as l7.protocol takes them: `http1 (or http), redis, …`. */
 function protocolNames(): string {
   return PROTOCOLS.map((p) => (fieldPrefix(p) === p.name ? p.name : `${p.name} (or ${fieldPrefix(p)})`)).join(', ');
 }
 
+function common(f: CommonFieldDef): RecordField {
+  const value = f.value;
+  return { name: f.name, type: FILTER_TYPE[f.type], desc: f.description, scope: 'l7', get: (s) => filterValue(value(s.rec)) };
+}
+
+/** The common fields; l7.protocol takes field prefixes as names, and has the alias l7.proto. */
 function commonFields(): RecordField[] {
-  return COMMON_FIELDS.flatMap((f) => (f.name === 'l7.protocol'
-    ? [common(f, f.name, `protocol of the request: ${protocolNames()}`), common(f, 'l7.proto', 'same as l7.protocol')]
-    : [common(f)]));
+  return COMMON_FIELDS.flatMap((f) => {
+    if (f.name !== 'l7.protocol') return [common(f)];
+    const protocol: RecordField = { ...common(f), desc: `protocol of the request: ${protocolNames()}`, canonical: protocolName };
+    return [protocol, { ...protocol, name: 'l7.proto', desc: 'same as l7.protocol' }];
+  });
 }
 
 function peerField(name: string, type: FieldType, desc: string, get: (s: RecordSubject) => FieldValue): RecordField {

@@ -63,6 +63,7 @@ const TABLE: [string, number[]][] = [
   ['l7.protocol = http1', [0, 1, 2]],
   ['l7.proto in (redis, dns)', [3, 4, 5, 6]],
   ['l7.proto != http', [3, 4, 5, 6]],
+  ['l7.proto in (http, pgsql)', [0, 1, 2]],
   ['l7.protocol contains http', [0, 1, 2]],
   ['redis.command = GET', [4, 5]],
   ['redis.command = GET and redis.key = k1', [4]],
