@@ -19,15 +19,16 @@ export type {
 export interface AnalysisHooks {
   /** The record stream: every record the report counts, in capture order. */
   readonly onRecord?: RecordListener;
-  /** After each chunk is read (for a progress line). */
-  readonly onChunk?: () => void;
+  /** After each chunk is read, before it is analyzed (a progress line; a writer of the records
+   * streamed so far, whose promise the next read waits for). */
+  readonly onChunk?: () => void | Promise<void>;
 }
 
 export async function analyze(source: EventSource, opts: AnalyzeOptions = {}, hooks: AnalysisHooks = {}): Promise<AnalysisResult> {
   const analyzer = new Analyzer(source, opts);
   if (hooks.onRecord) analyzer.onRecord(hooks.onRecord);
   for await (const chunk of source.chunks()) {
-    hooks.onChunk?.();
+    await hooks.onChunk?.();
     analyzer.chunk(chunk);
   }
   return analyzer.finish();

@@ -71,7 +71,7 @@ export async function analyzeInParallel(reader: CaptureReader, spec: AnalysisSpe
     const merge = async (): Promise<void> => mergeInto(builder, await Promise.all(workers.map((w) => w.nextBatch())));
     let inFlight = 0;
     for await (const chunk of reader.chunks({}, true)) {
-      hooks.onChunk?.();
+      await hooks.onChunk?.();
       span.observe(chunk);
       // Its records are in shared memory: posting shares them instead of copying.
       for (const w of workers) w.post({ type: 'chunk', chunk });

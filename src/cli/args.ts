@@ -2,28 +2,77 @@
  * Argument parsers shared by several commands, so every command reads a filter or a duration
  * the same way and reports a bad one the same way.
  */
-import { InvalidArgumentError } from 'commander';
+import { InvalidArgumentError, type Command } from 'commander';
 import { CaptureError, openCapture } from '../capture/index.js';
-import type { TimePoint } from '../analyze/analyze.js';
-import { FilterError, compileNode, parseFilter, type FilterNode, type Predicate } from '../filter/index.js';
+import type { AnalysisSpec, TimePoint } from '../analyze/analyze.js';
+import { defaultJobs } from '../analyze/parallel.js';
+import { compileSpec } from '../analyze/spec.js';
+import {
+  FilterError, compileNode, eventFilter, type EventField, type FilterNode, type Predicate, protocolName,
+} from '../filter/index.js';
+import { PROTOCOLS } from '../protocols/index.js';
 import { UserError } from './errors.js';
 
-/** The filter given as trailing words, parsed, or undefined when none; a bad one is a usage
- * error (exit 2). */
-export function filterTreeOf(words: readonly string[]): FilterNode | undefined {
-  if (words.length === 0) return undefined;
+/** `parse(filter)`, with a bad filter as a usage error (exit 2) that points at the column. */
+function parsed<T>(words: readonly string[], parse: (src: string) => T): T {
   try {
-    return parseFilter(words.join(' '));
+    return parse(words.join(' '));
   } catch (err) {
     if (err instanceof FilterError) throw new UserError(`${err.message}\n${err.pointer()}`, 2);
     throw err;
   }
 }
 
+/** The event filter given as trailing words, parsed, or undefined when none. */
+export function filterTreeOf(words: readonly string[]): FilterNode<EventField> | undefined {
+  return words.length === 0 ? undefined : parsed(words, eventFilter);
+}
+
 /** The filter given as trailing words, compiled; see filterTreeOf. */
 export function filterOf(words: readonly string[]): Predicate | undefined {
   const tree = filterTreeOf(words);
   return tree && compileNode(tree);
+}
+
+/** What selects requests in the commands that analyze: `-P`, `--from`, `--to` (and the filter),
+ * and how many worker threads do it. */
+export interface SelectionFlags {
+  readonly protocol?: readonly string[];
+  readonly from?: TimePoint;
+  readonly to?: TimePoint;
+  readonly jobs: number;
+}
+
+/** Adds the options of SelectionFlags to a command. */
+export function selectionOptions(cmd: Command): Command {
+  return cmd
+    .option('-P, --protocol <names...>', `only these protocols (${PROTOCOLS.map((p) => p.name).join(', ')})`)
+    .option('--from <time>', 'only requests starting from this time: after the first event (5s) or UTC (2026-11-22T00:11:12Z)', parseTimePoint)
+    .option('--to <time>', 'only requests starting before this time, in the same forms', parseTimePoint)
+    .option('-j, --jobs <n>', 'worker threads (the output is the same for every number; default: one per core)', parsePositive, defaultJobs());
+}
+
+/** -P values (repeated or comma-separated), each a protocol's name or its field prefix (http). */
+function protocolsOf(values: readonly string[] | undefined): string[] | undefined {
+  if (!values) return undefined;
+  const names = values.flatMap((v) => v.split(',')).map((v) => v.trim()).filter(Boolean);
+  return names.map((n) => {
+    const name = protocolName(n);
+    if (name === undefined) throw new UserError(`--protocol: unknown protocol '${n}' (known: ${PROTOCOLS.map((p) => p.name).join(', ')})`, 2);
+    return name;
+  });
+}
+
+/** What the filter words and selection flags ask for, as a spec worker threads can take; a bad
+ * filter or protocol is a usage error here, before any thread starts. */
+export function selectionOf(words: readonly string[], flags: SelectionFlags): AnalysisSpec {
+  const protocols = protocolsOf(flags.protocol);
+  const spec: AnalysisSpec = {
+    ...(words.length ? { filter: words.join(' ') } : {}), ...(protocols ? { protocols } : {}),
+    ...(flags.from !== undefined ? { from: flags.from } : {}), ...(flags.to !== undefined ? { to: flags.to } : {}),
+  };
+  parsed(words, () => compileSpec(spec));
+  return spec;
 }
 
 /** "10s", "500ms", "2m", "1h", "250us" or plain seconds → ns. */
@@ -77,6 +126,22 @@ export async function withCapture<T>(file: string, fn: (r: OpenedCapture) => Pro
 /** What the reader found damaged, one line each, for a report or stderr. */
 export function damageLines(r: OpenedCapture): string[] {
   return r.problems.map((p) => `damaged capture: ${p.message} (offset ${p.offset}, ${p.lostBytes} bytes unusable)`);
+}
+
+/** Writes to stdout, waiting for it to drain, so printing a huge capture stays bounded in memory. */
+export function writeStdout(text: string): Promise<void> {
+  return new Promise((resolve) => {
+    if (process.stdout.write(text)) resolve();
+    else process.stdout.once('drain', resolve);
+  });
+}
+
+/** A reader (head, less) that goes away is not an error: exit 0 when stdout's pipe closes. */
+export function exitQuietlyOnClosedPipe(): void {
+  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EPIPE') process.exit(0);
+    throw err;
+  });
 }
 
 /** Exit status of a command that read a damaged capture: its output covers what was readable. */

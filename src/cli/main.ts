@@ -10,6 +10,7 @@ import { registerFields } from './fields.js';
 import { registerInfo } from './info.js';
 import { registerPrint } from './print.js';
 import { registerRecord } from './record.js';
+import { registerRequests } from './requests.js';
 import { registerVerify } from './verify.js';
 
 const program = new Command('kcap')
@@ -22,6 +23,7 @@ const program = new Command('kcap')
 registerRecord(program);
 registerAnalyze(program);
 registerPrint(program);
+registerRequests(program);
 registerInfo(program);
 registerVerify(program);
 registerFields(program);

@@ -7,7 +7,7 @@
 import type { Command } from 'commander';
 import { printEvents, statsText } from '../report/print.js';
 import { withProgress } from '../report/progress.js';
-import { filterOf, reportDamage, withCapture } from './args.js';
+import { exitQuietlyOnClosedPipe, filterOf, reportDamage, withCapture, writeStdout } from './args.js';
 import { UserError } from './errors.js';
 
 interface PrintFlags {
@@ -26,22 +26,10 @@ function pidsOf(values: readonly string[] = []): number[] {
   });
 }
 
-/** Writes to stdout, waiting for it to drain, so printing a huge capture stays bounded in memory. */
-function writeStdout(text: string): Promise<void> {
-  return new Promise((resolve) => {
-    if (process.stdout.write(text)) resolve();
-    else process.stdout.once('drain', resolve);
-  });
-}
-
 async function run(file: string, words: readonly string[], flags: PrintFlags): Promise<void> {
   const filter = filterOf(words);
   const ignorePids = pidsOf(flags.ignorePid);
-  // A reader (head, less) that goes away is not an error.
-  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
-    if (err.code === 'EPIPE') process.exit(0);
-    throw err;
-  });
+  exitQuietlyOnClosedPipe();
   await withCapture(file, async (source) => {
     // Not while the events themselves go to the terminal, whose lines a progress line would break.
     const shown = flags.json || process.stdout.isTTY ? source : withProgress(source, process.stderr);

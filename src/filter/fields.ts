@@ -3,24 +3,42 @@
  * the way Wireshark dissectors declare theirs. The filter compiler, `kcap fields` and anything that
  * prints fields by name read this one table. Names follow sysdig's where sysdig has the field, so
  * users' filters carry over; a getter returns undefined when the event has no such value, and a
- * comparison against a missing value is false.
+ * comparison against a missing value is false. This file holds the event fields; l7-fields.ts
+ * the fields of L7 records (requests), which a filter may name too.
  */
 import type { KEvent } from '../probe/event.js';
+import type { RecordSubject } from './l7-fields.js';
 
 export type FieldType = 'string' | 'number' | 'bool';
 export type FieldValue = string | number | boolean | undefined;
 
-export interface FieldDef {
+interface FieldBase {
   readonly name: string;
   readonly type: FieldType;
   readonly desc: string;
+}
+
+/** A field of a replayed event. */
+export interface EventField extends FieldBase {
+  readonly scope: 'event';
   readonly get: (ev: KEvent) => FieldValue;
 }
 
+/** A field of an L7 record (a request with its response) on its connection. */
+export interface RecordField extends FieldBase {
+  readonly scope: 'l7';
+  readonly get: (s: RecordSubject) => FieldValue;
+  /** The value an equality test means, for text that names it in another way (a protocol's field
+   * prefix for its name); undefined when the text can never match. */
+  readonly canonical?: (text: string) => string | undefined;
+}
+
+export type FieldDef = EventField | RecordField;
+
 const latin1 = new TextDecoder('latin1');
 
-function field(name: string, type: FieldType, desc: string, get: (ev: KEvent) => FieldValue): FieldDef {
-  return { name, type, desc, get };
+function field(name: string, type: FieldType, desc: string, get: (ev: KEvent) => FieldValue): EventField {
+  return { name, type, desc, scope: 'event', get };
 }
 
 /** The container of an event's process; sysdig calls the host 'host'. */
@@ -30,7 +48,7 @@ function containerOf(ev: KEvent, pick: 'id' | 'name' | 'image'): string {
   return pick === 'id' ? id : ev.container?.[pick] ?? '';
 }
 
-export const FIELDS: readonly FieldDef[] = [
+export const FIELDS: readonly EventField[] = [
   field('evt.num', 'number', 'record number in the capture, from 1 (stable whatever the filter)', (ev) => ev.num),
   field('evt.type', 'string', 'event name: read, write, connect, accept4, openat, fork, exec, tcp_retransmit, ...', (ev) => ev.name),
   field('evt.category', 'string', "what the event is about: net, file, ipc, process, tcp ('io' for I/O on an fd of unknown kind)", (ev) => ev.category),
@@ -73,5 +91,3 @@ export const FIELDS: readonly FieldDef[] = [
   field('user.uid', 'number', 'user id of the process', (ev) => (ev.thread.proc.uid < 0 ? undefined : ev.thread.proc.uid)),
   field('user.name', 'string', 'user name of the process', (ev) => ev.userName),
 ];
-
-export const FIELD_BY_NAME: ReadonlyMap<string, FieldDef> = new Map(FIELDS.map((f) => [f.name, f]));

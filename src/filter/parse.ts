@@ -9,19 +9,25 @@
  *   value   := bare word | 'single' or "double" quoted string (backslash escapes)
  *
  * Values are typed against the field here, so `proc.pid = abc` fails at parse time. Every error
- * is a FilterError carrying the 1-based column it is about.
+ * is a FilterError carrying the 1-based column it is about. Fields come from both tables (event
+ * and L7); which kinds a command accepts, and how they combine, is split.ts's business.
  */
-import { FIELD_BY_NAME, type FieldDef } from './fields.js';
+import { FIELDS, type FieldDef } from './fields.js';
+import { L7_FIELDS } from './l7-fields.js';
 
 export type CompareOp = '=' | '!=' | '<' | '<=' | '>' | '>=' | 'contains' | 'icontains' | 'startswith' | 'endswith';
 export type Literal = string | number | boolean;
 
-export type FilterNode =
-  | { readonly kind: 'and' | 'or'; readonly left: FilterNode; readonly right: FilterNode }
-  | { readonly kind: 'not'; readonly operand: FilterNode }
-  | { readonly kind: 'exists'; readonly field: FieldDef }
-  | { readonly kind: 'in'; readonly field: FieldDef; readonly values: readonly Literal[] }
-  | { readonly kind: 'compare'; readonly field: FieldDef; readonly op: CompareOp; readonly value: Literal };
+/** A parsed filter over fields of kind F; `column` is where a check's field name starts. */
+export type FilterNode<F extends FieldDef = FieldDef> =
+  | { readonly kind: 'and' | 'or'; readonly left: FilterNode<F>; readonly right: FilterNode<F> }
+  | { readonly kind: 'not'; readonly operand: FilterNode<F> }
+  | { readonly kind: 'exists'; readonly field: F; readonly column: number }
+  | { readonly kind: 'in'; readonly field: F; readonly column: number; readonly values: readonly Literal[] }
+  | { readonly kind: 'compare'; readonly field: F; readonly column: number; readonly op: CompareOp; readonly value: Literal };
+
+/** Every field a filter may name, event and L7 alike. */
+export const FIELD_BY_NAME: ReadonlyMap<string, FieldDef> = new Map<string, FieldDef>([...FIELDS, ...L7_FIELDS].map((f) => [f.name, f]));
 
 export class FilterError extends Error {
   override readonly name = 'FilterError';
@@ -165,13 +171,14 @@ class Parser {
     if (t.kind !== 'word') this.fail(t.kind === 'end' ? 'expected a field name before the end' : `expected a field name but found '${t.text}'`, t);
     const field = FIELD_BY_NAME.get(t.text);
     if (field === undefined) this.fail(`unknown field '${t.text}' (kcap fields lists them)`, t);
+    const column = t.column;
     const op = this.next();
-    if (op.kind === 'word' && op.text === 'exists') return { kind: 'exists', field };
-    if (op.kind === 'word' && op.text === 'in') return { kind: 'in', field, values: this.list(field) };
+    if (op.kind === 'word' && op.text === 'exists') return { kind: 'exists', field, column };
+    if (op.kind === 'word' && op.text === 'in') return { kind: 'in', field, column, values: this.list(field) };
     const cmp = this.compareOp(op);
     if (STRING_OPS.has(cmp) && field.type !== 'string') this.fail(`'${cmp}' needs a text field; ${field.name} is a ${field.type}`, op);
     if (field.type === 'bool' && cmp !== '=' && cmp !== '!=') this.fail(`${field.name} is a bool: only = and != apply`, op);
-    return { kind: 'compare', field, op: cmp, value: this.value(field) };
+    return { kind: 'compare', field, column, op: cmp, value: this.value(field, cmp === '=' || cmp === '!=') };
   }
 
   private compareOp(t: Token): CompareOp {
@@ -182,19 +189,20 @@ class Parser {
 
   private list(field: FieldDef): Literal[] {
     this.expectSymbol('(');
-    const values = [this.value(field)];
+    const values = [this.value(field, true)];
     while (this.isSymbol(',')) {
       this.pos++;
-      values.push(this.value(field));
+      values.push(this.value(field, true));
     }
     this.expectSymbol(')');
     return values;
   }
 
-  private value(field: FieldDef): Literal {
+  /** `exact`: the value is tested for equality, so a field's other name for it is translated. */
+  private value(field: FieldDef, exact = false): Literal {
     const t = this.next();
     if (t.kind !== 'word' && t.kind !== 'string') this.fail(t.kind === 'end' ? 'expected a value before the end' : `expected a value but found '${t.text}'`, t);
-    if (field.type === 'string') return t.text;
+    if (field.type === 'string') return exact ? this.canonical(field, t) : t.text;
     if (field.type === 'bool') {
       if (t.text !== 'true' && t.text !== 'false') this.fail(`${field.name} is a bool: expected true or false`, t);
       return t.text === 'true';
@@ -202,6 +210,13 @@ class Parser {
     const n = t.text.trim() === '' ? NaN : Number(t.text);
     if (!Number.isFinite(n)) this.fail(`${field.name} is a number: '${t.text}' is not one`, t);
     return n;
+  }
+
+  private canonical(field: FieldDef, t: Token): string {
+    if (field.scope !== 'l7' || field.canonical === undefined) return t.text;
+    const value = field.canonical(t.text);
+    if (value === undefined) this.fail(`${field.name} has no value '${t.text}' (kcap fields lists them)`, t);
+    return value;
   }
 }
 

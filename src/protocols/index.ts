@@ -7,7 +7,7 @@ export type {
   ConnectionParser, Direction, FieldDef, FieldType, FieldValue, L7Record, ParserOptions, ParserStats,
   ProtocolSpec, Reply, Transport,
 } from './types.js';
-export { COMMON_FIELDS, commonFieldValues } from './fields.js';
+export { COMMON_FIELDS, commonFieldValues, fieldPrefix, type CommonFieldDef } from './fields.js';
 export { detectProtocol, MIN_CONFIDENCE, PROTOCOLS, protocolByName, recordFields } from './registry.js';
 export type { Detection } from './registry.js';
 export { normalizeSql, sqlVerb, MYSQL, POSTGRES } from './sql/normalize.js';

@@ -174,7 +174,7 @@ export interface ConnectionParser {
 
 /** One protocol, as the registry knows it. */
 export interface ProtocolSpec {
-  /** Short lower-case name, also the prefix of its field names. */
+  /** Short lower-case name (its fields have their own prefix: see fieldPrefix in fields.ts). */
   readonly name: string;
   readonly description: string;
   readonly transports: readonly Transport[];

@@ -1,9 +1,12 @@
 /**
  * The text of `kcap fields`: every filter field with its type and a one-line description, in
- * the order the field table declares them (grouped by class), like `sysdig -l`; or one JSON
- * object per field.
+ * the order the field tables declare them (grouped by class), like `sysdig -l`: event fields,
+ * then L7 fields; or one JSON object per field.
  */
-import { FIELDS } from '../filter/index.js';
+import { FIELDS as EVENT_FIELDS, L7_FIELDS } from '../filter/index.js';
+
+/** Event fields, then L7 fields. */
+const FIELDS = [...EVENT_FIELDS, ...L7_FIELDS];
 
 export function fieldsText(json: boolean): string {
   if (json) return `${FIELDS.map(({ name, type, desc }) => JSON.stringify({ name, type, desc })).join('\n')}\n`;

@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CaptureWriter } from '../../src/capture/index.js';
-import { FIELDS } from '../../src/filter/index.js';
+import { FIELDS, L7_FIELDS } from '../../src/filter/index.js';
 import { CLOCK, MACHINE } from '../helpers/source.js';
 import { buildScenario } from './scenario.js';
 
@@ -77,7 +77,7 @@ describe('kcap fields', () => {
   it('lists every field once with its description', () => {
     const r = kcap(['fields', '--json']);
     const listed = r.stdout.trimEnd().split('\n').map((l) => JSON.parse(l));
-    expect(listed.map((f) => f.name)).toEqual(FIELDS.map((f) => f.name));
+    expect(listed.map((f) => f.name)).toEqual([...FIELDS, ...L7_FIELDS].map((f) => f.name));
     expect(listed.every((f) => f.desc.length > 0)).toBe(true);
   });
 });
