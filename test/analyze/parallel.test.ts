@@ -2,7 +2,8 @@
  * `kcap analyze --jobs N` gives the same bytes for every N. A generated capture with many
  * connections (both ends of HTTP and Redis traffic traced, so joins must land in one shard), a
  * kernel loss in the middle and connections left open at the end is cut into many small chunks
- * and analyzed by separate kcap processes with 1, 2 and 4 worker threads.
+ * and analyzed (and its requests listed) by separate kcap processes with 1, 2 and 4 worker
+ * threads.
  */
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -83,6 +84,19 @@ describe('kcap analyze --jobs', () => {
       }
     });
   }
+
+  it('streams the same requests in the same order with 1, 2 and 4 jobs (kcap requests)', async () => {
+    const runs = [];
+    for (const j of [1, 2, 4]) runs.push(await kcap(['requests', file, '--json', '--jobs', String(j)]));
+    for (const r of runs) expect(r.code, r.stderr).toBe(0);
+    for (const r of runs.slice(1)) expect(r.stdout).toBe(runs[0]!.stdout);
+    const lines = runs[0]!.stdout.trimEnd().split('\n').map((l) => JSON.parse(l));
+    // Connections interleave in the stream, so the merge of the workers' records is really tested.
+    const conns = lines.slice(0, 2 * CONNS).map((l) => l.client);
+    expect(new Set(conns).size).toBeGreaterThan(CONNS / 2);
+    const report = JSON.parse((await kcap(['analyze', file, '--json', '--jobs', '2'])).stdout);
+    expect(lines).toHaveLength(report.requests);
+  });
 
   it('refuses a jobs count that is not a positive whole number', async () => {
     const r = await kcap(['analyze', file, '--jobs', '0']);
