@@ -5,9 +5,11 @@
  *    and tcpdump captures the same port; then `kcap analyze` of the .kcap and
  *    `tshark -q -z http,tree` of the .pcap are timed, each in its own process (wall time, peak RSS).
  * 2. The recording's chunks are repeated (timestamps shifted) into a capture of >= 1 GB of raw
- *    events, and `kcap analyze` of it is timed the same way.
+ *    events, and `kcap analyze` of it is timed the same way. Several sizes (`1,3,10`) are analyzed
+ *    one after the other, so peak RSS can be seen to stay flat as the capture grows (each takes
+ *    about a minute per 3 GB on the bench VM, and a file per size is written and removed).
  *
- *   npx tsx bench/analyze.bench.ts [seconds=3] [large-GB=1]
+ *   npx tsx bench/analyze.bench.ts [seconds=3] [large-GB=1[,GB…]]
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, statSync } from 'node:fs';
@@ -19,7 +21,8 @@ import { ensurePackages, startNginx, type Server } from '../test/helpers/servers
 
 const KCAP = new URL('../bin/kcap.js', import.meta.url).pathname;
 const seconds = Number(process.argv[2] ?? 3);
-const largeGb = Number(process.argv[3] ?? 1);
+const largeArg = process.argv[3] ?? '1';
+const largeGbs = largeArg.split(',').map(Number).sort((a, b) => a - b);
 
 /** Child mode: analyze one file and print what it took. */
 async function analyzeOnce(file: string): Promise<void> {
@@ -28,7 +31,7 @@ async function analyzeOnce(file: string): Promise<void> {
   const r = await analyze(src);
   await src.close();
   const ms = performance.now() - t0;
-  console.log(JSON.stringify({ ms, requests: r.requests, events: r.capture.events, maxRssKb: process.resourceUsage().maxRSS }));
+  console.log(JSON.stringify({ ms, requests: r.requests, events: r.capture.events, percentiles: r.percentiles.method, maxRssKb: process.resourceUsage().maxRSS }));
 }
 
 interface Timed { ms: number; maxRssKb: number; out: string }
@@ -88,6 +91,17 @@ function line(name: string, t: Timed, requests: number, events: number): string 
     + `${Math.round(events / s).toString().padStart(10)} events/s  peak RSS ${(t.maxRssKb / 1024).toFixed(0)} MiB`;
 }
 
+/** Times `kcap analyze` of the recording repeated to `gb` GB raw; returns its peak RSS as "N GB: M MiB". */
+async function analyzeLarge(kcap: string, large: string, gb: number, self: string[]): Promise<string> {
+  const raw = await repeatCapture(kcap, large, gb * 1e9);
+  const l = timed(process.execPath, [...self, large]);
+  const lr = JSON.parse(l.out.trim().split('\n').pop()!);
+  console.log(`Large: the recording repeated to ${(raw / 1e9).toFixed(2)} GB raw (${(statSync(large).size / 1e6).toFixed(0)} MB on disk)`);
+  console.log(`  ${line('kcap analyze', l, lr.requests, lr.events)}  (${lr.requests} requests, ${(raw / 1e6 / (l.ms / 1000)).toFixed(0)} MB/s raw, percentiles ${lr.percentiles})`);
+  rmSync(large);
+  return `${(raw / 1e9).toFixed(2)} GB: ${(l.maxRssKb / 1024).toFixed(0)} MiB`;
+}
+
 async function main(): Promise<void> {
   const missing = ensurePackages('nginx', 'wrk', 'tcpdump', 'tshark', 'time');
   if (missing) throw new Error(missing);
@@ -106,13 +120,10 @@ async function main(): Promise<void> {
     console.log(`  ${line('kcap analyze', k, kr.requests, kr.events)}  (${kr.requests} requests)`);
     console.log(`  ${line('tshark -q -z http,tree', t, tsharkRequests / 2, 0)}  (${tsharkRequests} HTTP packets)`);
     console.log(`  kcap/tshark time ratio ${(k.ms / t.ms).toFixed(2)}`);
-    const large = join(dir, 'large.kcap');
-    const raw = await repeatCapture(kcap, large, largeGb * 1e9);
-    const l = timed(process.execPath, [...self, large]);
-    const lr = JSON.parse(l.out.trim().split('\n').pop()!);
-    console.log(`Large: the recording repeated to ${(raw / 1e9).toFixed(2)} GB raw (${(statSync(large).size / 1e6).toFixed(0)} MB on disk)`);
-    console.log(`  ${line('kcap analyze', l, lr.requests, lr.events)}  (${lr.requests} requests, ${(raw / 1e6 / (l.ms / 1000)).toFixed(0)} MB/s raw)`);
-    console.log(`command: npx tsx bench/analyze.bench.ts ${seconds} ${largeGb}`);
+    const peaks: string[] = [];
+    for (const gb of largeGbs) peaks.push(await analyzeLarge(kcap, join(dir, `large-${gb}.kcap`), gb, self));
+    if (peaks.length > 1) console.log(`Peak RSS as the capture grows: ${peaks.join(', ')}`);
+    console.log(`command: npx tsx bench/analyze.bench.ts ${seconds} ${largeArg}`);
   } finally {
     await nginx.stop();
     rmSync(dir, { recursive: true, force: true });
