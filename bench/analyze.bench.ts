@@ -1,11 +1,13 @@
 /**
- * `kcap analyze` speed against tshark on the same traffic, and on a large capture.
+ * `kcap analyze` speed against tshark on the same traffic, and on large captures.
  *
- * 1. nginx serves wrk on loopback for a few seconds while `kcap record` traces the client (wrk)
- *    and tcpdump captures the same port; then `kcap analyze` of the .kcap and
- *    `tshark -q -z http,tree` of the .pcap are timed, each in its own process (wall time, peak RSS).
- * 2. The recording's chunks are repeated (timestamps shifted) into a capture of >= 1 GB of raw
- *    events, and `kcap analyze` of it is timed the same way. Several sizes (`1,3,10`) are analyzed
+ * 1. For each workload — nginx serving wrk, redis serving redis-benchmark — `kcap record` traces
+ *    both ends (the client command and the server's processes) while tcpdump captures the same
+ *    port; then `kcap analyze --json` of the .kcap with 1 and with 2 worker threads, and tshark's
+ *    own report of the .pcap (`-z http,tree`; RESP frames with `-z io,stat`), are timed, each in
+ *    its own process (wall time, peak RSS), with the request counts of kcap, tshark and the client.
+ * 2. The nginx recording's chunks are repeated (timestamps shifted) into captures of the given
+ *    sizes of raw events, each analyzed with 1 and 2 jobs. Several sizes (`1,3,10`) are analyzed
  *    one after the other, so peak RSS can be seen to stay flat as the capture grows (each takes
  *    about a minute per 3 GB on the bench VM, and a file per size is written and removed).
  *
@@ -15,24 +17,13 @@ import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { analyze } from '../src/analyze/analyze.js';
 import { CaptureWriter, openCapture } from '../src/capture/index.js';
-import { ensurePackages, startNginx, type Server } from '../test/helpers/servers.js';
+import { ensurePackages, startNginx, startRedis, type Server } from '../test/helpers/servers.js';
 
 const KCAP = new URL('../bin/kcap.js', import.meta.url).pathname;
 const seconds = Number(process.argv[2] ?? 3);
 const largeArg = process.argv[3] ?? '1';
 const largeGbs = largeArg.split(',').map(Number).sort((a, b) => a - b);
-
-/** Child mode: analyze one file and print what it took. */
-async function analyzeOnce(file: string): Promise<void> {
-  const t0 = performance.now();
-  const src = await openCapture(file);
-  const r = await analyze(src);
-  await src.close();
-  const ms = performance.now() - t0;
-  console.log(JSON.stringify({ ms, requests: r.requests, events: r.capture.events, percentiles: r.percentiles.method, maxRssKb: process.resourceUsage().maxRSS }));
-}
 
 interface Timed { ms: number; maxRssKb: number; out: string }
 
@@ -46,19 +37,76 @@ function timed(cmd: string, args: string[]): Timed {
   return { ms, maxRssKb: Number(rss?.[1] ?? 0), out: r.stdout };
 }
 
-async function recordHttp(dir: string, nginx: Server): Promise<{ kcap: string; pcap: string; wrkRequests: number }> {
-  const kcap = join(dir, 'http.kcap');
-  const pcap = join(dir, 'http.pcap');
-  const dump = spawn('tcpdump', ['-i', 'lo', '-s', '0', '-w', pcap, `tcp port ${nginx.port}`], { stdio: 'ignore' });
+interface Workload {
+  readonly name: string;
+  readonly server: Server;
+  /** The client command, and the requests it says it made, from its output. */
+  readonly client: readonly string[];
+  clientRequests(stdout: string): number;
+  /** tshark's report of the same traffic, and the requests it counts in it. */
+  readonly tshark: readonly string[];
+  tsharkRequests(stdout: string): number;
+}
+
+function nginxWorkload(nginx: Server): Workload {
+  return {
+    name: `nginx + wrk -t1 -c4 -d${seconds}s`, server: nginx,
+    client: ['wrk', '-t1', '-c4', `-d${seconds}s`, `http://127.0.0.1:${nginx.port}/index.html`],
+    clientRequests: (out) => Number(/(\d+) requests in/.exec(out)?.[1] ?? 0),
+    tshark: ['-q', '-z', 'http,tree'],
+    // Requests and responses are both HTTP packets.
+    tsharkRequests: (out) => Number(/Total HTTP Packets\s+(\d+)/.exec(out)?.[1] ?? 0) / 2,
+  };
+}
+
+function redisWorkload(redis: Server, n: number): Workload {
+  return {
+    name: `redis-benchmark -n ${n} -c 10 -t get,set`, server: redis,
+    client: ['redis-benchmark', '-p', String(redis.port), '-n', String(n), '-c', '10', '-t', 'get,set', '-q'],
+    clientRequests: (out) => (out.match(/requests per second/g)?.length ?? 0) * n,
+    tshark: ['-q', '-d', `tcp.port==${redis.port},resp`, '-z', 'io,stat,0,resp'],
+    // Frames carrying RESP, requests and replies alike (redis-benchmark pipelines none here).
+    tsharkRequests: (out) => Number(/<>[^|]*\|\s*(\d+)\s*\|/.exec(out)?.[1] ?? 0) / 2,
+  };
+}
+
+/** Records `w` with both ends traced, and the same port with tcpdump. */
+async function record(dir: string, w: Workload): Promise<{ kcap: string; pcap: string; clientRequests: number }> {
+  const tag = w.name.split(' ')[0]!;
+  const kcap = join(dir, `${tag}.kcap`);
+  const pcap = join(dir, `${tag}.pcap`);
+  const dump = spawn('tcpdump', ['-i', 'lo', '-s', '0', '-w', pcap, `tcp port ${w.server.port}`], { stdio: 'ignore' });
   await new Promise((r) => setTimeout(r, 1000));
-  const url = `http://127.0.0.1:${nginx.port}/index.html`;
-  const rec = spawnSync(process.execPath, [KCAP, 'record', '-o', kcap, '--', 'wrk', '-t1', '-c4', `-d${seconds}s`, url], { encoding: 'utf8' });
+  const rec = spawnSync(process.execPath, [KCAP, 'record', '-o', kcap, '-p', String(w.server.pid), '--', ...w.client], { encoding: 'utf8', maxBuffer: 64 << 20 });
   await new Promise((r) => setTimeout(r, 500));
   dump.kill('SIGINT');
   await new Promise((r) => dump.once('exit', r));
   if (rec.status !== 0) throw new Error(`kcap record failed: ${rec.stderr}`);
-  const m = /(\d+) requests in/.exec(rec.stdout);
-  return { kcap, pcap, wrkRequests: Number(m?.[1] ?? 0) };
+  return { kcap, pcap, clientRequests: w.clientRequests(rec.stdout) };
+}
+
+interface Analyzed extends Timed { requests: number; events: number; percentiles: string }
+
+function kcapAnalyze(file: string, jobs: number): Analyzed {
+  const t = timed(process.execPath, [KCAP, 'analyze', '--json', '--jobs', String(jobs), file]);
+  const r = JSON.parse(t.out) as { requests: number; capture: { events: number }; percentiles: { method: string } };
+  return { ...t, requests: r.requests, events: r.capture.events, percentiles: r.percentiles.method };
+}
+
+async function compare(dir: string, w: Workload): Promise<string> {
+  const { kcap, pcap, clientRequests } = await record(dir, w);
+  const k1 = kcapAnalyze(kcap, 1);
+  const k2 = kcapAnalyze(kcap, 2);
+  const t = timed('tshark', ['-r', pcap, ...w.tshark]);
+  const tr = w.tsharkRequests(t.out);
+  console.log(`${w.name}, both ends traced (the client says ${clientRequests} requests)`);
+  console.log(`  .kcap ${(statSync(kcap).size / 1e6).toFixed(1)} MB, .pcap ${(statSync(pcap).size / 1e6).toFixed(1)} MB`);
+  console.log(`  ${line('kcap analyze --jobs 1', k1, k1.requests, k1.events)}  (${k1.requests} requests)`);
+  console.log(`  ${line('kcap analyze --jobs 2', k2, k2.requests, k2.events)}  (${k2.requests} requests)`);
+  console.log(`  ${line(`tshark ${w.tshark.join(' ')}`, t, tr, 0)}  (${tr} requests)`);
+  const ratio = `tshark/kcap time ${(t.ms / k1.ms).toFixed(2)}x with 1 job, ${(t.ms / k2.ms).toFixed(2)}x with 2; 2 jobs ${(k1.ms / k2.ms).toFixed(2)}x 1`;
+  console.log(`  ${ratio}`);
+  return kcap;
 }
 
 /** Writes `file`'s chunks again and again, shifted in time, until `bytes` of raw records. */
@@ -92,43 +140,38 @@ function line(name: string, t: Timed, requests: number, events: number): string 
 }
 
 /** Times `kcap analyze` of the recording repeated to `gb` GB raw; returns its peak RSS as "N GB: M MiB". */
-async function analyzeLarge(kcap: string, large: string, gb: number, self: string[]): Promise<string> {
+async function analyzeLarge(kcap: string, large: string, gb: number): Promise<string> {
   const raw = await repeatCapture(kcap, large, gb * 1e9);
-  const l = timed(process.execPath, [...self, large]);
-  const lr = JSON.parse(l.out.trim().split('\n').pop()!);
-  console.log(`Large: the recording repeated to ${(raw / 1e9).toFixed(2)} GB raw (${(statSync(large).size / 1e6).toFixed(0)} MB on disk)`);
-  console.log(`  ${line('kcap analyze', l, lr.requests, lr.events)}  (${lr.requests} requests, ${(raw / 1e6 / (l.ms / 1000)).toFixed(0)} MB/s raw, percentiles ${lr.percentiles})`);
+  console.log(`Large: the nginx recording repeated to ${(raw / 1e9).toFixed(2)} GB raw (${(statSync(large).size / 1e6).toFixed(0)} MB on disk)`);
+  const peaks: string[] = [];
+  for (const jobs of [1, 2]) {
+    const l = kcapAnalyze(large, jobs);
+    console.log(`  ${line(`kcap analyze --jobs ${jobs}`, l, l.requests, l.events)}  (${l.requests} requests, ${(raw / 1e6 / (l.ms / 1000)).toFixed(0)} MB/s raw, percentiles ${l.percentiles})`);
+    peaks.push(`${(l.maxRssKb / 1024).toFixed(0)} MiB with ${jobs} job${jobs > 1 ? 's' : ''}`);
+  }
   rmSync(large);
-  return `${(raw / 1e9).toFixed(2)} GB: ${(l.maxRssKb / 1024).toFixed(0)} MiB`;
+  return `${(raw / 1e9).toFixed(2)} GB: ${peaks.join(', ')}`;
 }
 
 async function main(): Promise<void> {
-  const missing = ensurePackages('nginx', 'wrk', 'tcpdump', 'tshark', 'time');
+  const missing = ensurePackages('nginx', 'wrk', 'redis-server', 'redis-tools', 'tcpdump', 'tshark', 'time');
   if (missing) throw new Error(missing);
   spawnSync('npx', ['tsc', '-p', '.'], { cwd: new URL('..', import.meta.url).pathname });
   const dir = mkdtempSync(join(tmpdir(), 'kcap-bench-analyze-'));
   const nginx = await startNginx({ 'index.html': 'hello from nginx\n'.repeat(20) });
+  const redis = await startRedis();
   try {
-    const { kcap, pcap, wrkRequests } = await recordHttp(dir, nginx);
-    const self = ['--import', 'tsx', new URL(import.meta.url).pathname, '--analyze-once'];
-    const k = timed(process.execPath, [...self, kcap]);
-    const kr = JSON.parse(k.out.trim().split('\n').pop()!);
-    const t = timed('tshark', ['-r', pcap, '-q', '-z', 'http,tree']);
-    const tsharkRequests = Number(/Total HTTP Packets\s+(\d+)/.exec(t.out)?.[1] ?? 0);
-    console.log(`HTTP on loopback: nginx + wrk -t1 -c4 -d${seconds}s (wrk says ${wrkRequests} requests)`);
-    console.log(`  .kcap ${(statSync(kcap).size / 1e6).toFixed(1)} MB, .pcap ${(statSync(pcap).size / 1e6).toFixed(1)} MB`);
-    console.log(`  ${line('kcap analyze', k, kr.requests, kr.events)}  (${kr.requests} requests)`);
-    console.log(`  ${line('tshark -q -z http,tree', t, tsharkRequests / 2, 0)}  (${tsharkRequests} HTTP packets)`);
-    console.log(`  kcap/tshark time ratio ${(k.ms / t.ms).toFixed(2)}`);
+    const http = await compare(dir, nginxWorkload(nginx));
+    await compare(dir, redisWorkload(redis, 100_000));
     const peaks: string[] = [];
-    for (const gb of largeGbs) peaks.push(await analyzeLarge(kcap, join(dir, `large-${gb}.kcap`), gb, self));
-    if (peaks.length > 1) console.log(`Peak RSS as the capture grows: ${peaks.join(', ')}`);
+    for (const gb of largeGbs) peaks.push(await analyzeLarge(http, join(dir, `large-${gb}.kcap`), gb));
+    console.log(`Peak RSS as the capture grows: ${peaks.join('; ')}`);
     console.log(`command: npx tsx bench/analyze.bench.ts ${seconds} ${largeArg}`);
   } finally {
     await nginx.stop();
+    await redis.stop();
     rmSync(dir, { recursive: true, force: true });
   }
 }
 
-if (process.argv[2] === '--analyze-once') await analyzeOnce(process.argv[3]!);
-else await main();
+await main();

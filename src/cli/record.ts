@@ -85,7 +85,7 @@ export function registerRecord(program: Command): void {
   .option('-d, --duration <time>', 'stop after this long (e.g. 10s, 2m)', (t: string) => parseDurationNs(t) / 1e6)
   .addOption(new Option('-s, --snaplen <bytes>', 'payload bytes kept per I/O event').default(4096).argParser(parseSnaplen))
   .option('-B, --ring-size <size>', 'ring buffer of each CPU, a power of two such as 16M (default: 64M shared out among the CPUs, at least 4M each)', parseRingSize)
-  .option('-p, --pid <pid>', 'trace this process and its children (repeatable)', parsePid)
+  .option('-p, --pid <pid>', 'trace this process and its descendants, those it has and those it forks (repeatable)', parsePid)
   .option('-c, --comm <name>', 'trace only threads with this command name')
   .option('-C, --container <id>', 'trace the processes of this container (id or prefix) and their children')
   .option('-a, --analyze', 'analyze while recording and print the report at the end (same as kcap analyze FILE)')

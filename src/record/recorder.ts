@@ -11,7 +11,7 @@ import type { KEvent } from '../probe/event.js';
 import { EVENT_SCHEMA } from '../schema/events.generated.js';
 import { resolveSchema } from '../schema/schema.js';
 import { BpfError, checkBpfSupport, clockAnchor, MAX_RECORD_BYTES, openProbes, possibleCpus, type IoKeep, type ListenPort, type Probes } from './bpf/index.js';
-import { pidsInContainer, readMachineInfo, snapshotTables } from './proc/index.js';
+import { pidsInContainer, processTree, readMachineInfo, snapshotTables } from './proc/index.js';
 import { drainIntervalMs } from './pacing.js';
 import { yieldCpu } from './priority.js';
 import { RecordSelector } from './select.js';
@@ -110,7 +110,7 @@ export async function record(opts: RecordOptions): Promise<RecordResult> {
 
 /** The processes to trace from -p and --container; empty means every process. */
 function targetPids(opts: RecordOptions): number[] {
-  const pids = [...(opts.pids ?? [])];
+  const pids = (opts.pids ?? []).flatMap((pid) => processTree(pid));
   if (opts.container !== undefined) {
     const members = pidsInContainer(opts.container);
     if (members.length === 0) throw new RecordError(`no running process belongs to a container whose id starts with '${opts.container}'`);

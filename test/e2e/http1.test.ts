@@ -7,7 +7,8 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { AnalysisResult } from '../../src/analyze/analyze.js';
 import { describeBpf } from '../helpers/bpf.js';
-import { analyzeJson, countByStatus, processTree, recordCommand } from '../helpers/cli.js';
+import { processTree } from '../../src/record/proc/index.js';
+import { analyzeJson, countByStatus, recordCommand } from '../helpers/cli.js';
 import { ensurePackages, removeDir, startNginx, tempDir, type Server } from '../helpers/servers.js';
 
 const FILES = { 'index.html': '<h1>kcap</h1>\n', 'a.txt': 'a\n', 'big.txt': 'kcap '.repeat(8000) };
@@ -95,11 +96,11 @@ describeBpf('e2e http1: nginx, curl and wrk recorded by kcap', () => {
     expect(r.serviceMap.map((s) => [s.client, s.server])).toEqual([['curl', `127.0.0.1:${nginx!.port}`]]);
   });
 
-  it('joins curl and the nginx worker on each connection when nginx is traced too', async () => {
+  it('joins curl and the nginx worker on each connection when nginx is traced too (-p of the master only)', async () => {
     const file = join(work, 'curl-both.kcap');
     const pids = processTree(nginx!.pid);
-    expect(pids.length).toBe(2); // master and its one worker
-    const { out } = await recordWithLog(file, curlCommand(nginx!.port), pids);
+    expect(pids.length).toBe(2); // master and its one worker, which -p of the master takes too
+    const { out } = await recordWithLog(file, curlCommand(nginx!.port), [nginx!.pid]);
     const curl = curlSaid(out);
     const r = await analyzeJson(file);
     expect(reportedByPath(r)).toEqual(curl.byPath);

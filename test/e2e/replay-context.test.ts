@@ -8,7 +8,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { describeBpf } from '../helpers/bpf.js';
-import { kcap, processTree, recordCommand } from '../helpers/cli.js';
+import { processTree } from '../../src/record/proc/index.js';
+import { kcap, recordCommand } from '../helpers/cli.js';
 import { ensurePackages, startNginx, type Server } from '../helpers/servers.js';
 
 interface PrintedFd {

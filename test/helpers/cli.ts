@@ -1,10 +1,9 @@
 /**
  * The kcap CLI as a user runs it, in a separate process: any command, recordings of a client
  * command (optionally with server processes traced too) or of everything while some work runs,
- * the analyze report as JSON and tallies of it, and the process tree to trace a server by.
+ * the analyze report as JSON and tallies of it.
  */
 import { spawn } from 'node:child_process';
-import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { AnalysisResult } from '../../src/analyze/analyze.js';
 
@@ -98,25 +97,4 @@ export function countByStatus(r: AnalysisResult, protocol: string): Record<strin
     for (const s of e.statuses) out[s.status] = (out[s.status] ?? 0) + s.count;
   }
   return out;
-}
-
-/** A pid and all its descendants (from /proc/PID/task/TID/children). */
-export function processTree(pid: number): number[] {
-  const out = [pid];
-  for (let i = 0; i < out.length; i++) {
-    const tasks = safeList(`/proc/${out[i]}/task`);
-    for (const t of tasks) {
-      const kids = safeRead(`/proc/${out[i]}/task/${t}/children`).split(/\s+/).filter(Boolean).map(Number);
-      out.push(...kids.filter((k) => !out.includes(k)));
-    }
-  }
-  return out.sort((a, b) => a - b);
-}
-
-function safeList(dir: string): string[] {
-  try { return readdirSync(dir); } catch { return []; }
-}
-
-function safeRead(file: string): string {
-  try { return readFileSync(file, 'utf8'); } catch { return ''; }
 }

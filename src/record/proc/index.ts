@@ -4,7 +4,7 @@
  */
 export { snapshotTables, type SnapshotOptions } from './snapshot.js';
 export { readMachineInfo } from './host.js';
-export { pidsInContainer } from './members.js';
+export { pidsInContainer, processTree } from './members.js';
 export {
   containerOfCgroups, parseContainerId, DEFAULT_RUNTIME_ROOTS,
   type ContainerId, type ContainerMatch, type Runtime, type RuntimeRoots,
