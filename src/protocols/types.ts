@@ -164,11 +164,11 @@ export interface ConnectionParser {
    * Bytes moved by one syscall. `size` is what the syscall returned; when it exceeds
    * `bytes.length` (snaplen) the rest is a known gap right after `bytes`.
    */
-  data(dir: Direction, bytes: Uint8Array, ts: bigint, size?: number): L7Record[];
+  data(dir: Direction, bytes: Uint8Array, ts: bigint, size?: number): readonly L7Record[];
   /** A known hole of `size` bytes in `dir` (lost events). */
-  gap(dir: Direction, size: number, ts: bigint): L7Record[];
+  gap(dir: Direction, size: number, ts: bigint): readonly L7Record[];
   /** Connection closed or capture over: flush everything. */
-  end(): L7Record[];
+  end(): readonly L7Record[];
   readonly stats: Readonly<ParserStats>;
 }
 
