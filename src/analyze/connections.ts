@@ -157,9 +157,9 @@ export class ConnectionTracker {
     const rport = ev.rport ?? 0;
     if (rport === 0) return;
     const conn = this.connFor(ev, fd, l4, ev.raddr ?? '', rport);
+    if (conn.mirrorOf || conn.done) return;
     const outgoing = ev.dir === 'out';
     const payload = ev.payload;
-    if (conn.mirrorOf || conn.done) return;
     if (!conn.parser && !this.detect(conn, payload, outgoing)) {
       conn.bytes += size;
       return;

@@ -19,11 +19,15 @@ export class StreamBuffer {
   private cachedView: Uint8Array | undefined;
   /** Absolute stream offset of the head byte. */
   private base = 0;
-  /** Absolute offsets where appended chunks begin, ascending, with their timestamps. */
-  private markPos: number[] = [];
-  private markTs: bigint[] = [];
-  /** Marks before this index are consumed (dropped in bulk, not one splice per consume). */
+  /**
+   * Absolute offsets where appended chunks begin, ascending, with their timestamps: the live
+   * marks are [markHead, markTail). The arrays are reused, not emptied, so an append that follows
+   * a full consume (the usual rhythm: one syscall, one frame) allocates nothing.
+   */
+  private readonly markPos: number[] = [];
+  private readonly markTs: bigint[] = [];
   private markHead = 0;
+  private markTail = 0;
 
   get length(): number {
     return this.tail - this.head;
@@ -31,8 +35,9 @@ export class StreamBuffer {
 
   append(bytes: Uint8Array, ts: bigint): void {
     if (bytes.length === 0) return;
-    this.markPos.push(this.base + this.length);
-    this.markTs.push(ts);
+    this.markPos[this.markTail] = this.base + this.length;
+    this.markTs[this.markTail] = ts;
+    this.markTail++;
     this.cachedView = undefined;
     if (this.length === 0) {
       this.borrowed = bytes;
@@ -73,7 +78,7 @@ export class StreamBuffer {
     const abs = this.base + i;
     const pos = this.markPos;
     let lo = this.markHead;
-    let hi = pos.length - 1;
+    let hi = this.markTail - 1;
     while (lo < hi) {
       const mid = (lo + hi + 1) >> 1;
       if ((pos[mid] as number) <= abs) lo = mid;
@@ -92,17 +97,16 @@ export class StreamBuffer {
     if (this.head === this.tail) {
       this.head = this.tail = 0;
       this.borrowed = undefined;
-      this.markPos.length = 0;
-      this.markTs.length = 0;
-      this.markHead = 0;
+      this.markHead = this.markTail = 0;
       return;
     }
     const pos = this.markPos;
-    while (this.markHead + 1 < pos.length && (pos[this.markHead + 1] as number) <= this.base) this.markHead++;
+    while (this.markHead + 1 < this.markTail && (pos[this.markHead + 1] as number) <= this.base) this.markHead++;
     // Compact once the dropped marks are the larger part, so memory follows what is buffered.
-    if (this.markHead > 32 && this.markHead * 2 > pos.length) {
-      pos.splice(0, this.markHead);
-      this.markTs.splice(0, this.markHead);
+    if (this.markHead > 32 && this.markHead * 2 > this.markTail) {
+      pos.copyWithin(0, this.markHead, this.markTail);
+      this.markTs.copyWithin(0, this.markHead, this.markTail);
+      this.markTail -= this.markHead;
       this.markHead = 0;
     }
   }
