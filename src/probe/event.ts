@@ -17,7 +17,6 @@ import { parseSockaddr, type SockAddr } from './net.js';
 import type { FdInfo, ReplayState, ThreadInfo } from './state.js';
 
 const EMPTY = new Uint8Array(0);
-const IO_CATEGORY: Readonly<Record<string, string>> = { ipv4: 'net', ipv6: 'net', unix: 'ipc', pipe: 'ipc', file: 'file', dir: 'file' };
 const TWO32 = 0x1_0000_0000;
 /** tsHi below this: tsHi * 2^32 + tsLo is below 2^53, exact as a number. */
 const TS_HI_EXACT = 0x20_0000;
@@ -73,8 +72,7 @@ export class KEvent {
    * events by their schema category (net, file, process, tcp, ...).
    */
   get category(): string {
-    if (!this.layout.isIo) return this.layout.event.category;
-    return IO_CATEGORY[this.fd?.kind ?? ''] ?? 'io';
+    return this.layout.isIo ? ioCategory(this.fd?.kind) : this.layout.event.category;
   }
 
   /** Data direction of I/O events: 'in' (read/recv), 'out' (write/send), '' for other events. */
@@ -153,5 +151,15 @@ export class KEvent {
 
   get cport(): number | undefined {
     return this.fd?.role === 'server' ? this.rport : this.fd?.role === 'client' ? this.lport : undefined;
+  }
+}
+
+/** Category of an I/O event on an fd of this kind (a switch: the kind comes from the capture). */
+function ioCategory(kind: string | undefined): string {
+  switch (kind) {
+    case 'ipv4': case 'ipv6': return 'net';
+    case 'unix': case 'pipe': return 'ipc';
+    case 'file': case 'dir': return 'file';
+    default: return 'io';
   }
 }

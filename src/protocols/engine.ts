@@ -19,16 +19,22 @@ const DEFAULT_MAX_BUFFER = 1 << 20;
 /** What a call that completed no record returns (most calls): shared, so nothing is allocated. */
 const NO_RECORDS: readonly L7Record[] = Object.freeze([]);
 
-/** Collects the records a call completes; `take` hands them over and starts afresh. */
+/**
+ * Collects the records a call completes; `take` hands them over. The list is reused by the next
+ * call (ConnectionParser says so), and never emptied to length 0, which would drop its storage:
+ * a call that completes records then allocates nothing.
+ */
 class RecordQueue {
-  private out: L7Record[] = [];
-  readonly push = (r: L7Record): void => { this.out.push(r); };
+  private readonly list: L7Record[] = [];
+  private n = 0;
+  readonly push = (r: L7Record): void => { this.list[this.n++] = r; };
 
   take(): readonly L7Record[] {
-    const r = this.out;
-    if (r.length === 0) return NO_RECORDS;
-    this.out = [];
-    return r;
+    const n = this.n;
+    if (n === 0) return NO_RECORDS;
+    this.n = 0;
+    if (this.list.length !== n) this.list.length = n;
+    return this.list;
   }
 }
 

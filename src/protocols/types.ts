@@ -157,7 +157,10 @@ export interface ParserStats {
   unmatchedResponses: number;
 }
 
-/** A per-connection parser, the one thing connection tracking talks to. Never throws. */
+/**
+ * A per-connection parser, the one thing connection tracking talks to. Never throws. The records
+ * a call returns are in a list the parser reuses: read or copy them before calling it again.
+ */
 export interface ConnectionParser {
   readonly protocol: string;
   /**
