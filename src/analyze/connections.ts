@@ -157,12 +157,12 @@ export class ConnectionTracker {
     if (size <= 0) return;
     const l4 = fd.l4proto === IPPROTO_TCP ? 'tcp' : fd.l4proto === IPPROTO_UDP ? 'udp' : undefined;
     if (!l4) return;
-    const remote = { addr: ev.raddr ?? '', port: ev.rport ?? 0 };
-    if (remote.port === 0) return;
-    const conn = this.connFor(ev, fd, l4, remote);
+    const rport = ev.rport ?? 0;
+    if (rport === 0) return;
+    const conn = this.connFor(ev, fd, l4, ev.raddr ?? '', rport);
+    if (conn.mirrorOf || conn.done) return;
     const outgoing = ev.dir === 'out';
     const payload = ev.payload;
-    if (conn.mirrorOf || conn.done) return;
     if (!conn.parser && !this.detect(conn, payload, outgoing)) {
       conn.bytes += size;
       return;
@@ -171,14 +171,15 @@ export class ConnectionTracker {
     this.take(conn, conn.parser!.data(dir, payload, ev.ts, size));
   }
 
-  private connFor(ev: KEvent, fd: FdInfo, l4: 'tcp' | 'udp', remote: { addr: string; port: number }): Conn {
+  private connFor(ev: KEvent, fd: FdInfo, l4: 'tcp' | 'udp', raddr: string, rport: number): Conn {
     // An unconnected datagram socket talks to many peers: one conversation per peer.
     const perPeer = l4 === 'udp' && fd.rport === 0;
     // A forked child shares its parent's fd entries, so the key is the pair (process, fd generation).
     const socketKey = fd.gen * PID_SPACE + ev.pid;
-    const key = perPeer ? `${socketKey}/${endpointText(remote.addr, remote.port)}` : socketKey;
+    const key = perPeer ? `${socketKey}/${endpointText(raddr, rport)}` : socketKey;
     let c = this.conns.get(key);
     if (c) return c;
+    const remote = { addr: raddr, port: rport };
     const local = { addr: fd.laddr, port: fd.lport };
     const a = endpointText(local.addr, local.port);
     const b = endpointText(remote.addr, remote.port);

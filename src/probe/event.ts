@@ -17,8 +17,9 @@ import { parseSockaddr, type SockAddr } from './net.js';
 import type { FdInfo, ReplayState, ThreadInfo } from './state.js';
 
 const EMPTY = new Uint8Array(0);
-const IO_CATEGORY: Readonly<Record<string, string>> = { ipv4: 'net', ipv6: 'net', unix: 'ipc', pipe: 'ipc', file: 'file', dir: 'file' };
 const TWO32 = 0x1_0000_0000;
+/** tsHi below this: tsHi * 2^32 + tsLo is below 2^53, exact as a number. */
+const TS_HI_EXACT = 0x20_0000;
 
 export class KEvent {
   /** 1-based ordinal of the record in the capture, counting every record, so it is stable under filtering. */
@@ -71,8 +72,7 @@ export class KEvent {
    * events by their schema category (net, file, process, tcp, ...).
    */
   get category(): string {
-    if (!this.layout.isIo) return this.layout.event.category;
-    return IO_CATEGORY[this.fd?.kind ?? ''] ?? 'io';
+    return this.layout.isIo ? ioCategory(this.fd?.kind) : this.layout.event.category;
   }
 
   /** Data direction of I/O events: 'in' (read/recv), 'out' (write/send), '' for other events. */
@@ -86,7 +86,8 @@ export class KEvent {
 
   /** CLOCK_BOOTTIME ns of the record. */
   get ts(): bigint {
-    return BigInt(this.tsHi) * 0x1_0000_0000n + BigInt(this.tsLo);
+    // One BigInt from an exact number (below 2^53 ns, 104 days of uptime), not four.
+    return this.tsHi < TS_HI_EXACT ? BigInt(this.tsHi * TWO32 + this.tsLo) : BigInt(this.tsHi) * 0x1_0000_0000n + BigInt(this.tsLo);
   }
 
   /** Boot ns as a number: exact below 2^53 ns (104 days of uptime), rounded to a few hundred ns after. */
@@ -150,5 +151,15 @@ export class KEvent {
 
   get cport(): number | undefined {
     return this.fd?.role === 'server' ? this.rport : this.fd?.role === 'client' ? this.lport : undefined;
+  }
+}
+
+/** Category of an I/O event on an fd of this kind (a switch: the kind comes from the capture). */
+function ioCategory(kind: string | undefined): string {
+  switch (kind) {
+    case 'ipv4': case 'ipv6': return 'net';
+    case 'unix': case 'pipe': return 'ipc';
+    case 'file': case 'dir': return 'file';
+    default: return 'io';
   }
 }

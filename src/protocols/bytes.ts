@@ -50,8 +50,50 @@ export function parseHex(buf: Uint8Array, start: number, end: number): number {
 /** buf[start, end) as text (UTF-8, invalid sequences replaced), at most MAX_TEXT bytes. */
 export function text(buf: Uint8Array, start = 0, end = buf.length): string {
   const e = Math.min(end, start + MAX_TEXT, buf.length);
-  if (e <= start) return '';
-  return Buffer.from(buf.buffer, buf.byteOffset + start, e - start).toString('utf8');
+  return e <= start ? '' : utf8(buf, start, e);
+}
+
+/** buf[start, end) decoded as UTF-8, invalid sequences replaced. */
+export function utf8(buf: Uint8Array, start: number, end: number): string {
+  return Buffer.from(buf.buffer, buf.byteOffset + start, end - start).toString('utf8');
+}
+
+/** Longest text RecentText remembers; longer text is decoded every time. */
+const MAX_RECENT = 256;
+
+/**
+ * Text of a byte range that tends to repeat (a method, path, host, command, key): when the bytes
+ * are those of the previous call, the previous string is returned instead of decoding again, so
+ * a stream of like requests decodes nothing. Same bytes, same text, so this never changes a result.
+ */
+export class RecentText {
+  private readonly bytes = new Uint8Array(MAX_RECENT);
+  private len = -1;
+  private str = '';
+
+  constructor(private readonly decode: (buf: Uint8Array, start: number, end: number) => string) {}
+
+  get(buf: Uint8Array, start: number, end: number): string {
+    const n = end - start;
+    const b = this.bytes;
+    if (n === this.len) {
+      let i = 0;
+      while (i < n && b[i] === buf[start + i]) i++;
+      if (i === n) return this.str;
+    }
+    const s = this.decode(buf, start, end);
+    if (n <= MAX_RECENT) {
+      for (let i = 0; i < n; i++) b[i] = buf[start + i]!;
+      this.len = n;
+      this.str = s;
+    }
+    return s;
+  }
+}
+
+/** buf[start, end) as ISO-8859-1 text (one character per byte). */
+export function latin1(buf: Uint8Array, start: number, end: number): string {
+  return Buffer.from(buf.buffer, buf.byteOffset + start, end - start).toString('latin1');
 }
 
 /** True when buf at `at` holds exactly the ASCII string `s` (or a prefix of it, if `prefixOk` and buf ends). */

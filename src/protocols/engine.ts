@@ -16,6 +16,27 @@ import type {
 } from './types.js';
 
 const DEFAULT_MAX_BUFFER = 1 << 20;
+/** What a call that completed no record returns (most calls): shared, so nothing is allocated. */
+const NO_RECORDS: readonly L7Record[] = Object.freeze([]);
+
+/**
+ * Collects the records a call completes; `take` hands them over. The list is reused by the next
+ * call (ConnectionParser says so), and never emptied to length 0, which would drop its storage:
+ * a call that completes records then allocates nothing.
+ */
+class RecordQueue {
+  private readonly list: L7Record[] = [];
+  private n = 0;
+  readonly push = (r: L7Record): void => { this.list[this.n++] = r; };
+
+  take(): readonly L7Record[] {
+    const n = this.n;
+    if (n === 0) return NO_RECORDS;
+    this.n = 0;
+    if (this.list.length !== n) this.list.length = n;
+    return this.list;
+  }
+}
 
 /** State of one direction of one connection. */
 class Side<F> {
@@ -51,7 +72,7 @@ class StreamParser<Req, Resp> implements ConnectionParser {
   private readonly req: Side<Req>;
   private readonly resp: Side<Resp>;
   private readonly maxBuffer: number;
-  private out: L7Record[] = [];
+  private readonly out = new RecordQueue();
   private readonly sink: PairSink;
 
   constructor(readonly protocol: string, private readonly conn: ProtocolConnection<Req, Resp>,
@@ -60,39 +81,35 @@ class StreamParser<Req, Resp> implements ConnectionParser {
     this.resp = new Side('resp', conn.resp);
     this.maxBuffer = options.maxBuffer ?? DEFAULT_MAX_BUFFER;
     this.sink = {
-      record: (r) => { this.out.push(r); },
+      record: this.out.push,
       unmatched: () => { this.stats.unmatchedResponses++; },
     };
   }
 
-  data(dir: Direction, bytes: Uint8Array, ts: bigint, size = bytes.length): L7Record[] {
+  data(dir: Direction, bytes: Uint8Array, ts: bigint, size = bytes.length): readonly L7Record[] {
     const side = this.side(dir);
     this.feed(side, bytes, ts);
     if (size > bytes.length) this.lose(side, size - bytes.length, ts);
-    return this.take();
+    // The buffer may still borrow `bytes`, which are the caller's only for this call.
+    side.buf.keep();
+    return this.out.take();
   }
 
-  gap(dir: Direction, size: number, ts: bigint): L7Record[] {
+  gap(dir: Direction, size: number, ts: bigint): readonly L7Record[] {
     if (size > 0) this.lose(this.side(dir), size, ts);
-    return this.take();
+    return this.out.take();
   }
 
-  end(): L7Record[] {
+  end(): readonly L7Record[] {
     this.finishSide(this.req);
     this.finishSide(this.resp);
     this.conn.pairer.end(this.sink);
-    return this.take();
+    return this.out.take();
   }
 
   /** The two sides differ only in frame type, which the engine never looks inside. */
   private side(dir: Direction): Side<unknown> {
     return (dir === 'req' ? this.req : this.resp) as Side<unknown>;
-  }
-
-  private take(): L7Record[] {
-    const r = this.out;
-    this.out = [];
-    return r;
   }
 
   private feed<F>(side: Side<F>, bytes: Uint8Array, ts: bigint): void {
@@ -258,15 +275,15 @@ class StreamParser<Req, Resp> implements ConnectionParser {
 /** Runs a protocol over datagrams: each `data` call is one whole message (DNS over UDP). */
 class DatagramParser<Req, Resp> implements ConnectionParser {
   readonly stats = newStats();
-  private out: L7Record[] = [];
+  private readonly out = new RecordQueue();
   private readonly sink: PairSink = {
-    record: (r) => { this.out.push(r); },
+    record: this.out.push,
     unmatched: () => { this.stats.unmatchedResponses++; },
   };
 
   constructor(readonly protocol: string, private readonly conn: ProtocolConnection<Req, Resp>) {}
 
-  data(dir: Direction, bytes: Uint8Array, ts: bigint, size = bytes.length): L7Record[] {
+  data(dir: Direction, bytes: Uint8Array, ts: bigint, size = bytes.length): readonly L7Record[] {
     if (bytes.length > 0) {
       if (dir === 'req') this.one(this.conn.req, bytes, ts, size, (m) => {
         this.stats.framesReq++;
@@ -277,21 +294,21 @@ class DatagramParser<Req, Resp> implements ConnectionParser {
         this.conn.pairer.response(m, this.sink);
       });
     }
-    return this.take();
+    return this.out.take();
   }
 
-  gap(dir: Direction, size: number, ts: bigint): L7Record[] {
+  gap(dir: Direction, size: number, ts: bigint): readonly L7Record[] {
     if (size > 0) {
       this.stats.gaps++;
       this.stats.gapBytes += size;
       this.conn.pairer.gap(dir, ts, this.sink);
     }
-    return this.take();
+    return this.out.take();
   }
 
-  end(): L7Record[] {
+  end(): readonly L7Record[] {
     this.conn.pairer.end(this.sink);
-    return this.take();
+    return this.out.take();
   }
 
   private one<F>(framer: Framer<F>, bytes: Uint8Array, ts: bigint, size: number,
@@ -311,11 +328,6 @@ class DatagramParser<Req, Resp> implements ConnectionParser {
     }
   }
 
-  private take(): L7Record[] {
-    const r = this.out;
-    this.out = [];
-    return r;
-  }
 }
 
 /** A ConnectionParser for `protocol` over the transport named in `options`. */

@@ -157,18 +157,21 @@ export interface ParserStats {
   unmatchedResponses: number;
 }
 
-/** A per-connection parser, the one thing connection tracking talks to. Never throws. */
+/**
+ * A per-connection parser, the one thing connection tracking talks to. Never throws. The records
+ * a call returns are in a list the parser reuses: read or copy them before calling it again.
+ */
 export interface ConnectionParser {
   readonly protocol: string;
   /**
    * Bytes moved by one syscall. `size` is what the syscall returned; when it exceeds
    * `bytes.length` (snaplen) the rest is a known gap right after `bytes`.
    */
-  data(dir: Direction, bytes: Uint8Array, ts: bigint, size?: number): L7Record[];
+  data(dir: Direction, bytes: Uint8Array, ts: bigint, size?: number): readonly L7Record[];
   /** A known hole of `size` bytes in `dir` (lost events). */
-  gap(dir: Direction, size: number, ts: bigint): L7Record[];
+  gap(dir: Direction, size: number, ts: bigint): readonly L7Record[];
   /** Connection closed or capture over: flush everything. */
-  end(): L7Record[];
+  end(): readonly L7Record[];
   readonly stats: Readonly<ParserStats>;
 }
 

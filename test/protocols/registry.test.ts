@@ -83,4 +83,18 @@ describe('stream buffer', () => {
       expect(b.length).toBe(owner.length - head);
     }));
   });
+
+  it('borrows bytes appended while empty and copies what is left of them on keep', () => {
+    const b = new StreamBuffer();
+    const src = Uint8Array.of(1, 2, 3, 4, 5);
+    b.append(src, 7n);
+    expect(b.view()).toBe(src);
+    b.consume(2);
+    b.keep();
+    src.fill(0);
+    expect([...b.view()]).toEqual([3, 4, 5]);
+    b.append(Uint8Array.of(6), 8n);
+    expect([...b.view()]).toEqual([3, 4, 5, 6]);
+    expect([b.tsAt(0), b.tsAt(3)]).toEqual([7n, 8n]);
+  });
 });

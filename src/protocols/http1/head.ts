@@ -1,8 +1,9 @@
 /**
  * RFC 9112 message heads and bodies, shared by HTTP/1.x requests and responses: finding the end
- * of the head, reading header fields, and the chunked transfer coding as an incremental state.
+ * of the head, locating its start line and header fields, and the chunked transfer coding as an
+ * incremental state.
  */
-import { indexOfCrlf, parseHex } from '../bytes.js';
+import { indexOfCrlf, latin1, matchAscii, parseDecimal, parseHex, type RecentText } from '../bytes.js';
 import type { Step } from '../types.js';
 
 /** Heads larger than this are treated as not HTTP (real servers cap far lower). */
@@ -20,23 +21,12 @@ export function headLength(buf: Uint8Array): number {
   }
 }
 
-export interface Head {
-  /** Start line split at spaces (at most three parts; the third keeps its spaces). */
-  readonly start: readonly [string, string, string];
-  /**
-   * The header fields kcap reads (HEAD_FIELDS), names lower-cased; repeated fields joined with
-   * ", ". Other fields are skipped without being decoded: heads are parsed once per request.
-   */
-  readonly headers: ReadonlyMap<string, string>;
-}
-
-/** Fields that framing (RFC 9112 §6) and the records need. */
+/** The header fields kcap reads: framing (RFC 9112 §6) and the records need these. */
 export const HEAD_FIELDS: readonly string[] = ['host', 'content-length', 'transfer-encoding'];
+export const HOST = 0;
+const CONTENT_LENGTH = 1;
+const TRANSFER_ENCODING = 2;
 const FIELD_BYTES = HEAD_FIELDS.map((f) => Buffer.from(f, 'latin1'));
-
-function latin1(buf: Uint8Array, from: number, to: number): string {
-  return Buffer.from(buf.buffer, buf.byteOffset + from, to - from).toString('latin1');
-}
 
 /** Index in HEAD_FIELDS of the field named by buf[from, to) (ASCII case-insensitive), or -1. */
 function wantedField(buf: Uint8Array, from: number, to: number): number {
@@ -52,59 +42,138 @@ function wantedField(buf: Uint8Array, from: number, to: number): number {
   return -1;
 }
 
-/** Start line and the wanted header fields of a head of `len` bytes. */
-export function readHead(buf: Uint8Array, len: number): Head {
-  const lineEnd = (from: number): number => {
-    const nl = buf.indexOf(0x0a, from);
-    return nl === -1 || nl >= len ? len : nl;
-  };
-  const trimCr = (from: number, nl: number): number => (nl > from && buf[nl - 1] === 0x0d ? nl - 1 : nl);
-  const firstEnd = lineEnd(0);
-  const first = latin1(buf, 0, trimCr(0, firstEnd));
-  const sp1 = first.indexOf(' ');
-  const sp2 = sp1 === -1 ? -1 : first.indexOf(' ', sp1 + 1);
-  const start: [string, string, string] = sp1 === -1 ? [first, '', '']
-    : sp2 === -1 ? [first.slice(0, sp1), first.slice(sp1 + 1), '']
-      : [first.slice(0, sp1), first.slice(sp1 + 1, sp2), first.slice(sp2 + 1)];
-  const headers = new Map<string, string>();
-  for (let from = firstEnd + 1; from < len;) {
-    const nl = lineEnd(from);
-    const end = trimCr(from, nl);
-    const colon = buf.indexOf(0x3a, from);
-    if (colon > from && colon < end) {
-      const f = wantedField(buf, from, colon);
-      if (f !== -1) {
-        const name = HEAD_FIELDS[f]!;
-        const value = latin1(buf, colon + 1, end).trim();
-        const had = headers.get(name);
-        headers.set(name, had === undefined ? value : `${had}, ${value}`);
-      }
-    }
-    from = nl + 1;
-  }
-  return { start, headers };
+/** The bytes String.prototype.trim removes from latin1 text: tab, LF, VT, FF, CR, space, NBSP. */
+function isTrimmed(c: number): boolean {
+  return (c >= 0x09 && c <= 0x0d) || c === 0x20 || c === 0xa0;
 }
 
-/** How the body after a head is delimited (RFC 9112 §6.3). */
-export type BodyKind =
-  | { readonly kind: 'length'; readonly length: number }
-  | { readonly kind: 'chunked' }
-  | { readonly kind: 'close' }
-  | { readonly kind: 'invalid' };
+/** End of the line starting at `from` in a head of `len` bytes: its LF, or `len`. */
+function lineEnd(buf: Uint8Array, from: number, len: number): number {
+  const nl = buf.indexOf(0x0a, from);
+  return nl === -1 || nl >= len ? len : nl;
+}
 
-export function bodyKind(h: Head, closeDelimitedAllowed: boolean): BodyKind {
-  const te = h.headers.get('transfer-encoding');
-  if (te !== undefined) {
-    if (/(?:^|,)\s*chunked\s*$/i.test(te)) return { kind: 'chunked' };
-    return closeDelimitedAllowed ? { kind: 'close' } : { kind: 'invalid' };
+/** The line [from, nl) without a CR before its LF. */
+function trimCr(buf: Uint8Array, from: number, nl: number): number {
+  return nl > from && buf[nl - 1] === 0x0d ? nl - 1 : nl;
+}
+
+/** Index of `byte` in buf[from, to), or -1. */
+function indexIn(buf: Uint8Array, byte: number, from: number, to: number): number {
+  for (let i = from; i < to; i++) if (buf[i] === byte) return i;
+  return -1;
+}
+
+/**
+ * Where the parts of a message head are, found by one scan over its bytes: the start line split
+ * at its first two spaces (the third part keeps its spaces) and the values of HEAD_FIELDS. Text
+ * is made only of what a framer asks for, and a RecentText makes repeated text free, because heads
+ * are parsed once per request. One Head per framer, reused; it keeps positions, never the bytes.
+ */
+export class Head {
+  /** Start line part i is buf[partStart[i], partEnd[i]); an absent part is empty. */
+  readonly partStart = [0, 0, 0];
+  readonly partEnd = [0, 0, 0];
+  /** Per HEAD_FIELDS entry: times seen, the first value's range (trimmed), all values joined by ", " when repeated. */
+  private readonly seen = [0, 0, 0];
+  private readonly valueStart = [0, 0, 0];
+  private readonly valueEnd = [0, 0, 0];
+  private readonly joined: (string | undefined)[] = [undefined, undefined, undefined];
+
+  /** Scans the head of `len` bytes at the start of `buf`. */
+  read(buf: Uint8Array, len: number): this {
+    const firstEnd = lineEnd(buf, 0, len);
+    this.splitStart(buf, trimCr(buf, 0, firstEnd));
+    this.seen.fill(0);
+    for (let from = firstEnd + 1; from < len;) {
+      const nl = lineEnd(buf, from, len);
+      const end = trimCr(buf, from, nl);
+      const colon = buf.indexOf(0x3a, from);
+      if (colon > from && colon < end) {
+        const f = wantedField(buf, from, colon);
+        if (f !== -1) this.addValue(buf, f, colon + 1, end);
+      }
+      from = nl + 1;
+    }
+    return this;
   }
-  const cl = h.headers.get('content-length');
+
+  /** Whether start line part `i` is exactly `HTTP/1.0` or `HTTP/1.1`. */
+  isVersion(buf: Uint8Array, i: number): boolean {
+    const at = this.partStart[i]!;
+    return this.partEnd[i]! - at === 8 && matchAscii(buf, at, 'HTTP/1.') && (buf[at + 7] === 0x30 || buf[at + 7] === 0x31);
+  }
+
+  /** The version in part `i`, which isVersion accepted. */
+  version(buf: Uint8Array, i: number): string {
+    return buf[this.partStart[i]! + 7] === 0x31 ? 'HTTP/1.1' : 'HTTP/1.0';
+  }
+
+  /** Start line part `i` as text. */
+  part(buf: Uint8Array, i: number, recent: RecentText): string {
+    return recent.get(buf, this.partStart[i]!, this.partEnd[i]!);
+  }
+
+  /** Field `f`'s value (repeated values joined with ", "), undefined when absent. */
+  field(buf: Uint8Array, f: number, recent?: RecentText): string | undefined {
+    const n = this.seen[f]!;
+    if (n === 0) return undefined;
+    if (n > 1) return this.joined[f];
+    return recent ? recent.get(buf, this.valueStart[f]!, this.valueEnd[f]!) : latin1(buf, this.valueStart[f]!, this.valueEnd[f]!);
+  }
+
+  /** The Content-Length when it is one field of plain digits (the common case), else -1. */
+  plainLength(buf: Uint8Array): number {
+    return this.seen[CONTENT_LENGTH] === 1 ? parseDecimal(buf, this.valueStart[CONTENT_LENGTH]!, this.valueEnd[CONTENT_LENGTH]!) : -1;
+  }
+
+  private splitStart(buf: Uint8Array, end: number): void {
+    const sp1 = indexIn(buf, 0x20, 0, end);
+    const sp2 = sp1 === -1 ? -1 : indexIn(buf, 0x20, sp1 + 1, end);
+    const ps = this.partStart;
+    const pe = this.partEnd;
+    ps[0] = 0;
+    pe[0] = sp1 === -1 ? end : sp1;
+    ps[1] = sp1 === -1 ? end : sp1 + 1;
+    pe[1] = sp2 === -1 ? end : sp2;
+    ps[2] = sp2 === -1 ? end : sp2 + 1;
+    pe[2] = end;
+  }
+
+  private addValue(buf: Uint8Array, f: number, from: number, to: number): void {
+    while (from < to && isTrimmed(buf[from]!)) from++;
+    while (to > from && isTrimmed(buf[to - 1]!)) to--;
+    const n = ++this.seen[f]!;
+    if (n === 1) {
+      this.valueStart[f] = from;
+      this.valueEnd[f] = to;
+      return;
+    }
+    const had = n === 2 ? latin1(buf, this.valueStart[f]!, this.valueEnd[f]!) : this.joined[f]!;
+    this.joined[f] = `${had}, ${latin1(buf, from, to)}`;
+  }
+}
+
+/** How the body after a head is delimited (RFC 9112 §6.3): a length >= 0, or one of these. */
+const CHUNKED = -1;
+export const UNTIL_CLOSE = -2;
+export const BAD_FRAMING = -3;
+
+export function bodyLength(h: Head, buf: Uint8Array, closeDelimitedAllowed: boolean): number {
+  const te = h.field(buf, TRANSFER_ENCODING);
+  if (te !== undefined) {
+    if (/(?:^|,)\s*chunked\s*$/i.test(te)) return CHUNKED;
+    return closeDelimitedAllowed ? UNTIL_CLOSE : BAD_FRAMING;
+  }
+  const plain = h.plainLength(buf);
+  if (plain >= 0) return plain;
+  const cl = h.field(buf, CONTENT_LENGTH);
   if (cl !== undefined) {
     const first = cl.split(',')[0]?.trim() ?? '';
-    if (!/^\d{1,15}$/.test(first)) return { kind: 'invalid' };
-    return { kind: 'length', length: Number(first) };
+    if (!/^\d{1,15}$/.test(first)) return BAD_FRAMING;
+    return Number(first);
   }
-  return closeDelimitedAllowed ? { kind: 'close' } : { kind: 'length', length: 0 };
+  return closeDelimitedAllowed ? UNTIL_CLOSE : 0;
 }
 
 /**

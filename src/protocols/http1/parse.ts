@@ -3,11 +3,10 @@
  * coding, read-until-close responses, HEAD/1xx/204/304 without bodies, pipelining. Bodies are
  * never buffered: their lengths go to the engine as bytes to skip.
  */
-import { matchAscii } from '../bytes.js';
+import { latin1, matchAscii, parseDecimal, RecentText } from '../bytes.js';
 import type { Framer, Step } from '../types.js';
 import { NEED } from '../types.js';
-import { bodyKind, chunkStep, headLength, MAX_HEAD, readHead } from './head.js';
-import type { Head } from './head.js';
+import { BAD_FRAMING, bodyLength, chunkStep, Head, headLength, HOST, MAX_HEAD, UNTIL_CLOSE } from './head.js';
 import { METHODS } from './types.js';
 import type { HttpConnState, HttpRequest, HttpResponse } from './types.js';
 
@@ -40,6 +39,17 @@ function resyncAt(buf: Uint8Array, markers: readonly string[]): number {
 const REQUEST_MARKERS = METHODS.map((m) => `${m} `);
 const RESPONSE_MARKERS = ['HTTP/1.'];
 
+/** The path of the request target buf[start, end): without query or fragment, origin of an absolute form removed. */
+function targetPath(buf: Uint8Array, start: number, end: number, recent: RecentText): string {
+  // The usual origin form without a query is its own path: no text to cut.
+  if (end > start && buf[start] === 0x2f) {
+    let i = start;
+    while (i < end && buf[i] !== 0x3f && buf[i] !== 0x23) i++;
+    if (i === end) return recent.get(buf, start, end);
+  }
+  return stripTarget(latin1(buf, start, end));
+}
+
 function stripTarget(target: string): string {
   let t = target;
   const q = t.search(/[?#]/);
@@ -54,6 +64,7 @@ abstract class HttpFramer<F> implements Framer<F> {
   /** Set while inside a chunked or read-until-close body of `current`. */
   protected body: 'chunked' | 'close' | undefined;
   protected current: F | undefined;
+  private readonly scan = new Head();
 
   constructor(protected readonly conn: HttpConnState) {}
 
@@ -68,7 +79,7 @@ abstract class HttpFramer<F> implements Framer<F> {
     if (this.body === 'close') return { kind: 'partial', consumed: buf.length };
     if (!this.plausible(buf)) return { kind: 'invalid', reason: 'not an HTTP/1 start line' };
     const len = headLength(buf);
-    if (len !== -1 && len <= MAX_HEAD) return this.head(readHead(buf, len), len);
+    if (len !== -1 && len <= MAX_HEAD) return this.head(this.scan.read(buf, len), buf, len);
     if (len === -1 && buf.length <= MAX_HEAD) return NEED;
     // Too long. Every start before (end of the first empty line, or of the buffer) − MAX_HEAD
     // would run into the same empty line (or none) and be too long too: skip them all at once,
@@ -94,27 +105,27 @@ abstract class HttpFramer<F> implements Framer<F> {
     return f;
   }
 
-  /** A head of `len` bytes was read: decide how the message continues. */
-  protected abstract head(h: Head, len: number): Step<F>;
+  /** A head of `len` bytes at the start of `buf` was scanned: decide how the message continues. */
+  protected abstract head(h: Head, buf: Uint8Array, len: number): Step<F>;
   protected abstract plausible(buf: Uint8Array): boolean;
   abstract resync(buf: Uint8Array): number;
 
   /** Step for a message whose head is `len` bytes and whose body is delimited as `h` says. */
-  protected withBody(frame: F, h: Head, len: number, closeDelimitedAllowed: boolean): Step<F> {
-    const body = bodyKind(h, closeDelimitedAllowed);
-    switch (body.kind) {
-      case 'invalid': return { kind: 'invalid', reason: 'bad body framing headers' };
-      case 'length': return { kind: 'frame', consumed: len + body.length, frame };
-      case 'chunked':
-      case 'close':
-        this.body = body.kind;
-        this.current = frame;
-        return { kind: 'partial', consumed: len };
-    }
+  protected withBody(frame: F, h: Head, buf: Uint8Array, len: number, closeDelimitedAllowed: boolean): Step<F> {
+    const body = bodyLength(h, buf, closeDelimitedAllowed);
+    if (body >= 0) return { kind: 'frame', consumed: len + body, frame };
+    if (body === BAD_FRAMING) return { kind: 'invalid', reason: 'bad body framing headers' };
+    this.body = body === UNTIL_CLOSE ? 'close' : 'chunked';
+    this.current = frame;
+    return { kind: 'partial', consumed: len };
   }
 }
 
 export class RequestFramer extends HttpFramer<HttpRequest> {
+  private readonly methodText = new RecentText(latin1);
+  private readonly pathText = new RecentText(latin1);
+  private readonly hostText = new RecentText(latin1);
+
   protected plausible(buf: Uint8Array): boolean {
     return plausibleRequestStart(buf);
   }
@@ -123,17 +134,22 @@ export class RequestFramer extends HttpFramer<HttpRequest> {
     return resyncAt(buf, REQUEST_MARKERS);
   }
 
-  protected head(h: Head, len: number): Step<HttpRequest> {
-    const [method, target, version] = h.start;
-    if (!/^HTTP\/1\.[01]$/.test(version)) return { kind: 'invalid', reason: 'not an HTTP/1 request line' };
+  protected head(h: Head, buf: Uint8Array, len: number): Step<HttpRequest> {
+    if (!h.isVersion(buf, 2)) return { kind: 'invalid', reason: 'not an HTTP/1 request line' };
+    const method = h.part(buf, 0, this.methodText);
     if (this.conn.methods.length >= MAX_QUEUED_METHODS) this.conn.methods.shift();
     this.conn.methods.push(method);
-    const req: HttpRequest = { method, path: stripTarget(target), host: h.headers.get('host') ?? '', version };
-    return this.withBody(req, h, len, false);
+    const req: HttpRequest = {
+      method, path: targetPath(buf, h.partStart[1]!, h.partEnd[1]!, this.pathText),
+      host: h.field(buf, HOST, this.hostText) ?? '', version: h.version(buf, 2),
+    };
+    return this.withBody(req, h, buf, len, false);
   }
 }
 
 export class ResponseFramer extends HttpFramer<HttpResponse> {
+  private readonly reasonText = new RecentText(latin1);
+
   protected plausible(buf: Uint8Array): boolean {
     return plausibleResponseStart(buf);
   }
@@ -142,11 +158,10 @@ export class ResponseFramer extends HttpFramer<HttpResponse> {
     return resyncAt(buf, RESPONSE_MARKERS);
   }
 
-  protected head(h: Head, len: number): Step<HttpResponse> {
-    const [version, code, reason] = h.start;
-    const status = /^\d{3}$/.test(code) ? Number(code) : -1;
-    if (!/^HTTP\/1\.[01]$/.test(version) || status < 100) return { kind: 'invalid', reason: 'not an HTTP/1 status line' };
-    const resp: HttpResponse = { status, reason, version };
+  protected head(h: Head, buf: Uint8Array, len: number): Step<HttpResponse> {
+    const status = statusCode(buf, h.partStart[1]!, h.partEnd[1]!);
+    if (!h.isVersion(buf, 0) || status < 100) return { kind: 'invalid', reason: 'not an HTTP/1 status line' };
+    const resp: HttpResponse = { status, reason: h.part(buf, 2, this.reasonText), version: h.version(buf, 0) };
     if (status < 200 && status !== 101) return { kind: 'ignore', consumed: len }; // interim: 100 Continue
     const method = this.conn.methods.shift();
     if (status === 101 || (method === 'CONNECT' && status < 300)) {
@@ -154,6 +169,11 @@ export class ResponseFramer extends HttpFramer<HttpResponse> {
       return { kind: 'frame', consumed: len, frame: resp };
     }
     if (method === 'HEAD' || status === 204 || status === 304) return { kind: 'frame', consumed: len, frame: resp };
-    return this.withBody(resp, h, len, true);
+    return this.withBody(resp, h, buf, len, true);
   }
+}
+
+/** A status code of exactly three digits, else -1. */
+function statusCode(buf: Uint8Array, start: number, end: number): number {
+  return end - start === 3 ? parseDecimal(buf, start, end) : -1;
 }

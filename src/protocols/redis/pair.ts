@@ -20,8 +20,17 @@ const KEYLESS = new Set([
 const SUBSCRIBE_FAMILY = new Set(['SUBSCRIBE', 'PSUBSCRIBE', 'SSUBSCRIBE', 'UNSUBSCRIBE', 'PUNSUBSCRIBE', 'SUNSUBSCRIBE']);
 const PUSH_KINDS = new Set(['message', 'pmessage', 'smessage']);
 
+/** The last command word and its upper case: clients repeat the same few commands. */
+let lastWord = '';
+let lastUpper = '';
+
 function command(req: RespFrame): string {
-  return (req.words[0] ?? '').toUpperCase();
+  const w = req.words[0] ?? '';
+  if (w !== lastWord) {
+    lastWord = w;
+    lastUpper = w.toUpperCase();
+  }
+  return lastUpper;
 }
 
 export function describeRedis(req: RespFrame, resp: RespFrame | undefined): Exchange {

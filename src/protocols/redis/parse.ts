@@ -4,7 +4,7 @@
  * cut anywhere and a large bulk string is skipped, not buffered. Inline commands (a plain text
  * line, as typed into telnet) are requests too.
  */
-import { indexOfCrlf, matchAscii, parseDecimal, text } from '../bytes.js';
+import { indexOfCrlf, matchAscii, parseDecimal, RecentText, text, utf8 } from '../bytes.js';
 import type { Framer, Step } from '../types.js';
 import { NEED } from '../types.js';
 import type { RespFrame } from './types.js';
@@ -15,10 +15,16 @@ const MAX_ELEMENTS = 1 << 24;
 /** Longest argument text kept (command names and keys are short; values are not needed). */
 const MAX_WORD = 256;
 
-const SCALAR_LINE = new Set(['+', '-', ':', '_', ',', '#', '(']);
-const BLOB = new Set(['$', '!', '=']);
-const AGGREGATE = new Set(['*', '%', '~', '>', '|']);
-const ANY_TYPE = new Set([...SCALAR_LINE, ...BLOB, ...AGGREGATE]);
+/** What each type byte opens: a one-line scalar, a length-prefixed blob, an aggregate, or nothing. */
+const NOT_A_TYPE = 0;
+const SCALAR_LINE = 1;
+const BLOB = 2;
+const AGGREGATE = 3;
+const TYPE_CLASS = new Uint8Array(256);
+for (const c of '+-:_,#(') TYPE_CLASS[c.charCodeAt(0)] = SCALAR_LINE;
+for (const c of '$!=') TYPE_CLASS[c.charCodeAt(0)] = BLOB;
+for (const c of '*%~>|') TYPE_CLASS[c.charCodeAt(0)] = AGGREGATE;
+const NO_WORDS: readonly string[] = Object.freeze([]);
 
 function invalid(reason: string): Step<never> {
   return { kind: 'invalid', reason };
@@ -26,27 +32,33 @@ function invalid(reason: string): Step<never> {
 
 /** A RESP value walker; `commandsOnly` makes it accept what clients send (arrays, inline). */
 export class RespFramer implements Framer<RespFrame> {
-  /** Elements still expected by each open aggregate, innermost last. */
-  private stack: number[] = [];
+  /** Elements still expected by each open aggregate, innermost last: stack[0, depth). */
+  private readonly stack: number[] = [];
+  private depth = 0;
   private type = '';
-  private words: string[] = [];
+  /** The frame's words so far (at most two: command and key, or a scalar's value). */
+  private nWords = 0;
+  private word0 = '';
+  private word1 = '';
   private count = 0;
   private error = '';
+  /** Commands, keys and replies repeat: their text is decoded once while it does. */
+  private readonly recent = [new RecentText(utf8), new RecentText(utf8)];
 
   constructor(private readonly commandsOnly: boolean) {}
 
   reset(): void {
-    this.stack = [];
+    this.depth = 0;
     this.type = '';
-    this.words = [];
+    this.nWords = 0;
     this.count = 0;
     this.error = '';
   }
 
   resync(buf: Uint8Array): number {
     for (let p = 0; p < buf.length; p = buf.indexOf(0x0a, p) + 1 || buf.length) {
-      const c = String.fromCharCode(buf[p] as number);
-      if (this.commandsOnly ? c === '*' && this.commandStart(buf, p) : ANY_TYPE.has(c)) return p;
+      const c = buf[p] as number;
+      if (this.commandsOnly ? c === 0x2a && this.commandStart(buf, p) : TYPE_CLASS[c] !== NOT_A_TYPE) return p;
     }
     return buf.length;
   }
@@ -59,22 +71,22 @@ export class RespFramer implements Framer<RespFrame> {
   }
 
   parse(buf: Uint8Array): Step<RespFrame> {
-    const first = String.fromCharCode(buf[0] as number);
-    if (this.commandsOnly && this.stack.length === 0 && first !== '*') return this.inline(buf);
+    if (this.commandsOnly && this.depth === 0 && buf[0] !== 0x2a) return this.inline(buf);
     let pos = 0;
     for (;;) {
       if (pos >= buf.length) return pos > 0 ? { kind: 'partial', consumed: pos } : NEED;
       const t = String.fromCharCode(buf[pos] as number);
+      const cls = TYPE_CLASS[buf[pos] as number];
       const eol = indexOfCrlf(buf, pos + 1, Math.min(buf.length, pos + MAX_LINE));
       if (eol === -1) {
         if (buf.length - pos > MAX_LINE) return invalid('RESP line too long');
         return pos > 0 ? { kind: 'partial', consumed: pos } : NEED;
       }
       let end: number;
-      if (SCALAR_LINE.has(t) && !this.commandsOnly) {
+      if (cls === SCALAR_LINE && !this.commandsOnly) {
         end = eol + 2;
         this.scalar(t, buf, pos + 1, eol);
-      } else if (BLOB.has(t) && (!this.commandsOnly || t === '$')) {
+      } else if (cls === BLOB && (!this.commandsOnly || t === '$')) {
         const len = parseDecimal(buf, pos + 1, eol);
         if (len < 0 && !matchAscii(buf, pos + 1, '-1\r')) return invalid('bad RESP length');
         // Text the summary keeps must be whole, so that where the stream was cut never matters.
@@ -83,18 +95,18 @@ export class RespFramer implements Framer<RespFrame> {
         }
         end = len < 0 ? eol + 2 : eol + 2 + len + 2;
         this.scalar(t, buf, eol + 2, Math.min(eol + 2 + Math.max(len, 0), buf.length));
-      } else if (AGGREGATE.has(t) && (!this.commandsOnly || (t === '*' && this.stack.length === 0))) {
+      } else if (cls === AGGREGATE && (!this.commandsOnly || (t === '*' && this.depth === 0))) {
         const n = parseDecimal(buf, pos + 1, eol);
         if ((n < 0 && !matchAscii(buf, pos + 1, '-1\r')) || n > MAX_ELEMENTS) return invalid('bad RESP count');
-        if (this.stack.length >= MAX_DEPTH) return invalid('RESP nesting too deep');
+        if (this.depth >= MAX_DEPTH) return invalid('RESP nesting too deep');
         const elements = t === '%' || t === '|' ? 2 * Math.max(n, 0) : Math.max(n, 0);
-        if (this.stack.length === 0) {
+        if (this.depth === 0) {
           this.type = t;
           this.count = elements;
         }
         pos = eol + 2;
         if (elements > 0) {
-          this.stack.push(elements);
+          this.stack[this.depth++] = elements;
           continue;
         }
         end = pos;
@@ -126,37 +138,47 @@ export class RespFramer implements Framer<RespFrame> {
 
   /** Whether the next scalar's text goes into the summary (see `scalar`). */
   private wantsText(): boolean {
-    return this.stack.length === 0 || (this.stack.length === 1 && this.words.length < 2);
+    return this.depth === 0 || (this.depth === 1 && this.nWords < 2);
   }
 
   /** Record a scalar's text where the frame summary wants it. */
   private scalar(t: string, buf: Uint8Array, start: number, end: number): void {
-    const depth = this.stack.length;
-    if (depth === 0) {
+    if (this.depth === 0) {
       this.type = t;
-      this.words.push(text(buf, start, Math.min(end, start + MAX_WORD)));
-      if (t === '-' || t === '!') this.error = text(buf, start, Math.min(end, start + MAX_WORD));
+      const w = this.addWord(buf, start, end);
+      if (t === '-' || t === '!') this.error = w;
     } else if (this.wantsText()) {
-      this.words.push(text(buf, start, Math.min(end, start + MAX_WORD)));
+      this.addWord(buf, start, end);
     }
+  }
+
+  /** The next word: the text of buf[start, end), at most MAX_WORD bytes of it. */
+  private addWord(buf: Uint8Array, start: number, end: number): string {
+    const e = Math.min(end, start + MAX_WORD, buf.length);
+    const i = this.nWords++;
+    const w = e <= start ? '' : this.recent[i]!.get(buf, start, e);
+    if (i === 0) this.word0 = w;
+    else this.word1 = w;
+    return w;
   }
 
   /** One value ended: count it off its enclosing aggregates; true when the top level is done. */
   private valueDone(): boolean {
-    while (this.stack.length > 0) {
-      const last = this.stack.length - 1;
+    while (this.depth > 0) {
+      const last = this.depth - 1;
       const left = (this.stack[last] as number) - 1;
       if (left > 0) {
         this.stack[last] = left;
         return false;
       }
-      this.stack.pop();
+      this.depth--;
     }
     return true;
   }
 
   private frame(): RespFrame {
-    return { type: this.type, words: this.words, count: this.count, error: this.error };
+    const words = this.nWords === 0 ? NO_WORDS : this.nWords === 1 ? [this.word0] : [this.word0, this.word1];
+    return { type: this.type, words, count: this.count, error: this.error };
   }
 
   /** An inline command: words separated by spaces up to the line end. */
