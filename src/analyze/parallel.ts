@@ -1,56 +1,36 @@
 /**
- * `--jobs N`: analysis of a capture file over N worker threads, with the same bytes of output as
- * one thread. The main thread reads and decompresses each chunk once, into shared memory that
- * every worker sees without a copy. Each worker replays every chunk (conversion needs the state
- * all events build) but tracks, parses and aggregates only its shard of the connections
- * (worker.ts); the main thread merges the aggregations at the end (merging is exact and does not
- * depend on order), so the report does not depend on N. When the record stream has listeners,
- * workers also post each chunk's records with their places in capture order, and the main thread
- * merges them by place into the order one thread would have produced. At most WINDOW chunks are
- * in flight, which bounds memory whatever the capture's size.
+ * `--jobs N`: analysis of a capture file on N threads (the main thread and N-1 workers), with the
+ * same bytes of output as one. The main thread reads and decompresses each chunk once, into
+ * shared memory that every worker sees without a copy. Each thread replays every chunk
+ * (conversion needs the state all events build) but tracks, parses and aggregates only its shard
+ * of the connections (shard.ts; the main thread runs shard 0); the main thread merges the
+ * aggregations at the end (merging is exact and does not depend on order), so the report does
+ * not depend on N. When the record stream has listeners, each shard also gives each chunk's
+ * records with their places in capture order, and the main thread merges them by place into the
+ * order one thread would have produced. At most WINDOW chunks are in flight, which bounds memory
+ * whatever the capture's size.
  */
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import type { CaptureReader } from '../capture/index.js';
 import type { RawChunk } from '../capture/source.js';
 import type { L7Record } from '../protocols/index.js';
-import type { AggregatorState } from './aggregate.js';
 import type { ConnContext } from './connections.js';
-import type { ExtractorFacts, Shard } from './extractor.js';
 import type { AnalysisHooks } from './analyze.js';
 import { ReportBuilder } from './report-builder.js';
 import { DEFAULT_TOP, type AnalysisResult } from './result.js';
 import { CaptureSpan } from './span.js';
+import { ShardRun, type Batch, type Finished, type ShardSetup } from './shard.js';
 import type { AnalysisSpec } from './spec.js';
 
 /** Chunks posted to the workers and not yet merged. */
 const WINDOW = 4;
 
-export interface WorkerSetup {
+export interface WorkerSetup extends ShardSetup {
   readonly path: string;
-  readonly spec: AnalysisSpec;
-  readonly shard: Shard;
-  readonly top: number;
-  /** Whether to post the records themselves (the main thread has record-stream listeners). */
-  readonly stream: boolean;
 }
 
 export type ToWorker = { readonly type: 'chunk'; readonly chunk: RawChunk } | { readonly type: 'end' };
-
-/** One chunk's selected records from one worker, in the order it emitted them. */
-export interface Batch {
-  readonly type: 'batch';
-  readonly records: L7Record[];
-  /** Each record's place (see PlacedListener) and index into `contexts`. */
-  readonly nums: number[];
-  readonly ctxOf: number[];
-  readonly contexts: ConnContext[];
-}
-
-interface Finished {
-  readonly facts: ExtractorFacts;
-  readonly aggregate: AggregatorState;
-}
 
 type FromWorker = Batch | ({ readonly type: 'done' } & Finished);
 
@@ -66,24 +46,34 @@ export async function analyzeInParallel(reader: CaptureReader, spec: AnalysisSpe
   const builder = new ReportBuilder(reader, top);
   if (hooks.onRecord) builder.onRecord(hooks.onRecord);
   const stream = builder.streaming;
-  const workers = Array.from({ length: jobs }, (_, index) => new ShardWorker({ path: reader.path, spec, top, stream, shard: { index, count: jobs } }));
+  const setup = (index: number): ShardSetup => ({ spec, top, stream, shard: { index, count: jobs } });
+  // The main thread is shard 0: on as many cores as jobs, it would otherwise mostly wait.
+  const local = new ShardRun(reader, setup(0));
+  const localBatches: Batch[] = [];
+  const workers = Array.from({ length: jobs - 1 }, (_, i) => new ShardWorker({ ...setup(i + 1), path: reader.path }));
   try {
-    const merge = async (): Promise<void> => mergeInto(builder, await Promise.all(workers.map((w) => w.nextBatch())));
+    const merge = async (): Promise<void> => {
+      const remote = await Promise.all(workers.map((w) => w.nextBatch()));
+      mergeInto(builder, [localBatches.shift()!, ...remote]);
+    };
     let inFlight = 0;
     for await (const chunk of reader.chunks({}, true)) {
       await hooks.onChunk?.();
       span.observe(chunk);
       // Its records are in shared memory: posting shares them instead of copying.
       for (const w of workers) w.post({ type: 'chunk', chunk });
+      localBatches.push(local.chunk(chunk));
       if (++inFlight > WINDOW) {
         await merge();
         inFlight--;
       }
     }
     for (const w of workers) w.post({ type: 'end' });
-    // The batches still in flight, then the one each worker posts as it finishes.
+    const end = local.finish();
+    localBatches.push(end.batch);
+    // The batches still in flight, then the one each shard gives as it finishes.
     for (; inFlight >= 0; inFlight--) await merge();
-    const finished = await Promise.all(workers.map((w) => w.finished()));
+    const finished = [end.finished, ...await Promise.all(workers.map((w) => w.finished()))];
     for (const f of finished) builder.absorb(f.aggregate);
     return builder.result(span, finished.map((f) => f.facts));
   } finally {
