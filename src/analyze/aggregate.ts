@@ -254,6 +254,9 @@ interface Slots {
   readonly serverProcess: string;
   readonly edge: Group<EdgeKey>;
   readonly proto: Bucket;
+  /** The operation row of the connection's last request, by its unfolded resource: a
+   * connection mostly repeats one request, which then needs no folding and no lookup. */
+  last: { readonly operation: string; readonly resource: string; readonly op: Group<OpKey> } | undefined;
 }
 
 export class Aggregator {
@@ -272,7 +275,7 @@ export class Aggregator {
     this.records++;
     let slots = this.slots.get(ctx);
     if (!slots) this.slots.set(ctx, (slots = this.resolve(ctx)));
-    const op = this.op(slots.group, rec.operation, resourceGroup(rec.protocol, rec.resource));
+    const op = this.opOf(slots, rec);
     op.procs.add(slots.serverProcess);
     op.bucket.add(rec);
     slots.edge.procs.add(slots.serverProcess);
@@ -313,8 +316,16 @@ export class Aggregator {
     const server = endpointText(ctx.server.addr, ctx.server.port);
     return {
       group: this.group(ctx.protocol, server), serverProcess: processText(ctx.server),
-      edge: this.edge(clientText(ctx.client), server, ctx.protocol), proto: this.protocolBucket(ctx.protocol),
+      edge: this.edge(clientText(ctx.client), server, ctx.protocol), proto: this.protocolBucket(ctx.protocol), last: undefined,
     };
+  }
+
+  private opOf(slots: Slots, rec: L7Record): Group<OpKey> {
+    const last = slots.last;
+    if (last !== undefined && last.operation === rec.operation && last.resource === rec.resource) return last.op;
+    const op = this.op(slots.group, rec.operation, resourceGroup(rec.protocol, rec.resource));
+    slots.last = { operation: rec.operation, resource: rec.resource, op };
+    return op;
   }
 
   private group(protocol: string, server: string): ServerGroup {

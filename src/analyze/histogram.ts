@@ -51,6 +51,11 @@ function log2Floor(v: number): number {
 /** Bucket of a latency in ns (negative ones count as 0). */
 function bucketOf(v: number): number {
   if (v < SUB_BUCKETS) return v > 0 ? Math.floor(v) : 0;
+  if (v < TWO_32) {
+    // The usual case (under 4.3 s), in 32-bit integer steps: the same bucket as below.
+    const sh = 31 - Math.clz32(v) - SUB_BITS;
+    return SUB_BUCKETS * (sh + 1) + (v >>> sh) - SUB_BUCKETS;
+  }
   const shift = log2Floor(v) - SUB_BITS;
   return SUB_BUCKETS * (shift + 1) + Math.floor(v / 2 ** shift) - SUB_BUCKETS;
 }
