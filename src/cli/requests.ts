@@ -6,6 +6,7 @@
  */
 import type { Command } from 'commander';
 import { analyzeCapture } from '../analyze/analyze.js';
+import { progressFor } from '../report/progress.js';
 import { requestJson, requestRow, requestText } from '../report/requests.js';
 import {
   exitQuietlyOnClosedPipe, reportDamage, selectionOf, selectionOptions, withCapture, writeStdout, type SelectionFlags,
@@ -27,10 +28,15 @@ async function run(file: string, words: readonly string[], flags: RequestsFlags)
       if (pending !== '') await writeStdout(pending);
       pending = '';
     };
+    // Not while the lines themselves go to the terminal, which a progress line would break.
+    const progress = flags.json || process.stdout.isTTY ? undefined : progressFor(source, process.stderr);
     await analyzeCapture(source, spec, flags.jobs, {
       onRecord: (rec, ctx) => { pending += render(requestRow(rec, ctx, source.clock)); },
-      onChunk: flush,
-    });
+      onChunk: async () => {
+        progress?.update(source.position);
+        await flush();
+      },
+    }).finally(() => progress?.finish());
     await flush();
     reportDamage(file, source);
   });

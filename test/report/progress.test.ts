@@ -100,20 +100,29 @@ describe('the CLI', () => {
   });
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-  it('writes nothing to stderr when it is a pipe (print -q, analyze)', () => {
+  it('writes nothing to stderr when it is a pipe (print -q, analyze, requests)', () => {
     const print = spawnSync(process.execPath, ['--import', 'tsx', main, 'print', '-q', file], { encoding: 'utf8', maxBuffer: 1 << 30 });
     expect([print.status, print.stderr]).toEqual([0, '']);
     const analyze = spawnSync(process.execPath, ['--import', 'tsx', main, 'analyze', file], { encoding: 'utf8' });
     expect([analyze.status, analyze.stderr]).toEqual([0, '']);
+    const requests = spawnSync(process.execPath, ['--import', 'tsx', main, 'requests', file], { encoding: 'utf8' });
+    expect([requests.status, requests.stderr]).toEqual([0, '']);
   });
 
   it.skipIf(spawnSync('script', ['--version']).status !== 0)('draws on a terminal, clears the line, prints the same events, and never with --json', () => {
     const out = join(dir, 'print.txt');
     const kcap = `'${process.execPath}' --import tsx '${main}'`;
-    const command = `${kcap} print -q '${file}' > '${out}'; echo JSON; ${kcap} analyze --json '${file}' > /dev/null`;
+    const requestsOut = join(dir, 'requests.txt');
+    const command = `${kcap} print -q '${file}' > '${out}'; echo JSON; ${kcap} analyze --json '${file}' > /dev/null;`
+      + ` echo REQUESTS; ${kcap} requests '${file}' > '${requestsOut}'`;
     const tty = spawnSync('script', ['-qec', command, '/dev/null'], { encoding: 'utf8', cwd: join(import.meta.dirname, '../..') });
     expect(tty.status, tty.stdout).toBe(0);
-    const [print, json] = tty.stdout.split('JSON');
+    const [print, rest] = tty.stdout.split('JSON');
+    const [json, requests] = rest!.split('REQUESTS');
+    // requests may finish before its first redraw; a line it drew is cleared, and its lines are untouched.
+    expect(requests!.trim() === '' || requests!.endsWith(CLEAR)).toBe(true);
+    const pipedRequests = spawnSync(process.execPath, ['--import', 'tsx', main, 'requests', file], { encoding: 'utf8', maxBuffer: 1 << 30 });
+    expect(readFileSync(requestsOut, 'utf8')).toBe(pipedRequests.stdout);
     expect(print).toMatch(/\r\x1b\[Kkcap: read [\d.]+[KM]iB of [\d.]+[KM]iB \(\d+%\), [\d.]+[KM]?i?B\/s/);
     expect(print!.endsWith(CLEAR)).toBe(true);
     expect(json!.trim()).toBe('');
