@@ -22,7 +22,7 @@ export function headLength(buf: Uint8Array): number {
 }
 
 /** The header fields kcap reads: framing (RFC 9112 §6) and the records need these. */
-export const HEAD_FIELDS: readonly string[] = ['host', 'content-length', 'transfer-encoding'];
+const HEAD_FIELDS: readonly string[] = ['host', 'content-length', 'transfer-encoding'];
 export const HOST = 0;
 const CONTENT_LENGTH = 1;
 const TRANSFER_ENCODING = 2;
