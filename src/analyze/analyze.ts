@@ -6,7 +6,7 @@
 import type { CaptureReader } from '../capture/index.js';
 import type { EventSource } from '../capture/source.js';
 import { Analyzer, type RecordListener } from './analyzer.js';
-import { analyzeInParallel } from './parallel.js';
+import { analyzeInParallel, defaultJobs } from './parallel.js';
 import type { AnalysisResult, AnalyzeOptions } from './result.js';
 import { compileSpec, type AnalysisSpec } from './spec.js';
 
@@ -35,11 +35,11 @@ export async function analyze(source: EventSource, opts: AnalyzeOptions = {}, ho
 }
 
 /**
- * A capture file analyzed with up to `jobs` worker threads (never more than it has chunks: each
- * worker replays every chunk, so more workers than chunks only add start-up time). The result is
- * the same for every `jobs`.
+ * A capture file analyzed on `jobs` threads, or when undefined on as many as pay for its size
+ * (defaultJobs); never more than it has chunks. The result is the same for every number.
  */
-export async function analyzeCapture(reader: CaptureReader, spec: AnalysisSpec, jobs: number, hooks: AnalysisHooks = {}): Promise<AnalysisResult> {
-  const n = Math.min(jobs, reader.index.length);
+export async function analyzeCapture(reader: CaptureReader, spec: AnalysisSpec, jobs: number | undefined, hooks: AnalysisHooks = {}): Promise<AnalysisResult> {
+  const chunks = reader.index.length;
+  const n = Math.min(jobs ?? defaultJobs(chunks), chunks);
   return n > 1 ? analyzeInParallel(reader, spec, n, hooks) : analyze(reader, compileSpec(spec), hooks);
 }

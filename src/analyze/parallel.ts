@@ -34,9 +34,16 @@ export type ToWorker = { readonly type: 'chunk'; readonly chunk: RawChunk } | { 
 
 type FromWorker = Batch | ({ readonly type: 'done' } & Finished);
 
-/** Worker threads to use by default: one per core. */
-export function defaultJobs(): number {
-  return availableParallelism();
+/**
+ * Chunks (of about 1 MiB raw) a capture needs per thread before another thread pays: every
+ * thread replays every chunk, and starting one costs about what replaying this many saves
+ * (measured on redis-benchmark captures, bench/results.md).
+ */
+const CHUNKS_PER_THREAD = 256;
+
+/** Threads for a capture of `chunks` chunks when none were asked for: one per core, fewer for a small capture. */
+export function defaultJobs(chunks: number): number {
+  return Math.max(1, Math.min(availableParallelism(), Math.floor(chunks / CHUNKS_PER_THREAD)));
 }
 
 export async function analyzeInParallel(reader: CaptureReader, spec: AnalysisSpec, jobs: number,

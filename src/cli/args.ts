@@ -5,7 +5,6 @@
 import { InvalidArgumentError, type Command } from 'commander';
 import { CaptureError, openCapture } from '../capture/index.js';
 import type { AnalysisSpec, TimePoint } from '../analyze/analyze.js';
-import { defaultJobs } from '../analyze/parallel.js';
 import { compileSpec } from '../analyze/spec.js';
 import {
   FilterError, compileNode, eventFilter, type EventField, type FilterNode, type Predicate, protocolName,
@@ -40,7 +39,7 @@ export interface SelectionFlags {
   readonly protocol?: readonly string[];
   readonly from?: TimePoint;
   readonly to?: TimePoint;
-  readonly jobs: number;
+  readonly jobs?: number;
 }
 
 /** Adds the options of SelectionFlags to a command. */
@@ -49,7 +48,7 @@ export function selectionOptions(cmd: Command): Command {
     .option('-P, --protocol <names...>', `only these protocols (${PROTOCOLS.map((p) => p.name).join(', ')})`)
     .option('--from <time>', 'only requests starting from this time: after the first event (5s) or UTC (2026-11-22T00:11:12Z)', parseTimePoint)
     .option('--to <time>', 'only requests starting before this time, in the same forms', parseTimePoint)
-    .option('-j, --jobs <n>', 'worker threads (the output is the same for every number; default: one per core)', parsePositive, defaultJobs());
+    .option('-j, --jobs <n>', 'threads (the output is the same for every number; default: one per core, fewer for a capture under 256 MiB raw a thread)', parsePositive);
 }
 
 /** -P values (repeated or comma-separated), each a protocol's name or its field prefix (http). */
