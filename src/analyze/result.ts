@@ -29,10 +29,9 @@ export interface AnalyzeOptions {
 /** A point in a capture: ns after its first event, or an absolute UTC time in ns. */
 export type TimePoint = { readonly afterStartNs: number } | { readonly utcNs: bigint };
 
-export interface SlowRequest {
+/** A request as a report lists it: what, how it went, and between whom. */
+export interface RequestSummary {
   readonly startUtc: string;
-  /** ns since the capture started. */
-  readonly startNs: number;
   readonly latencyNs: number;
   readonly protocol: string;
   readonly operation: string;
@@ -43,6 +42,11 @@ export interface SlowRequest {
   readonly clientProcess: string;
   readonly server: string;
   readonly serverProcess: string;
+}
+
+export interface SlowRequest extends RequestSummary {
+  /** ns since the capture started. */
+  readonly startNs: number;
 }
 
 /** Everything the report says about what was incomplete, so no number is trusted blindly. */

@@ -7,28 +7,18 @@
  */
 import { processText } from '../analyze/aggregate.js';
 import type { ConnContext, Peer } from '../analyze/connections.js';
+import type { RequestSummary } from '../analyze/result.js';
 import { bootToUtcNs, type ClockAnchor } from '../capture/source.js';
 import { endpointText } from '../probe/net.js';
 import type { FieldValue, L7Record } from '../protocols/index.js';
 import { bytesText, durationText, utcText } from './units.js';
 
 /** One request as both renderings show it; the JSON object has exactly these keys, in this order. */
-export interface RequestRow {
-  readonly startUtc: string;
-  readonly latencyNs: number;
-  readonly protocol: string;
-  readonly operation: string;
-  readonly resource: string;
-  readonly status: string;
-  readonly error: string;
+export interface RequestRow extends RequestSummary {
   readonly reply: L7Record['reply'];
-  readonly client: string;
   readonly clientPid: number;
-  readonly clientProcess: string;
   readonly clientContainer: string;
-  readonly server: string;
   readonly serverPid: number;
-  readonly serverProcess: string;
   readonly serverContainer: string;
   readonly l4: ConnContext['l4'];
   readonly conn: number;
