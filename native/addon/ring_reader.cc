@@ -21,8 +21,8 @@ namespace {
 uint64_t load_acquire(const uint8_t* p) { return __atomic_load_n(reinterpret_cast<const uint64_t*>(p), __ATOMIC_ACQUIRE); }
 uint32_t load_acquire32(const uint8_t* p) { return __atomic_load_n(reinterpret_cast<const uint32_t*>(p), __ATOMIC_ACQUIRE); }
 
-constexpr uint32_t kRecordHeader = 24;  // struct kcap_hdr: u32 len, u16 type, u16 cpu, u64 ts, ...
-constexpr size_t kSummaryFixed = 5;      // count, first ts lo/hi, last ts lo/hi
+constexpr uint32_t kRecordHeader = KCAP_HDR_SIZE;
+constexpr size_t kSummaryFixed = KCAP_SUMMARY_FIXED;
 
 // A record is kept only if its own length field agrees with the ring's: the output stream is
 // framed by that field, so one bad record must not desynchronise everything after it.
@@ -35,14 +35,14 @@ bool framed(const uint8_t* rec, uint32_t len) {
 
 uint64_t ts_of(const uint8_t* rec) {
   uint64_t ts;
-  memcpy(&ts, rec + 8, sizeof(ts));
+  memcpy(&ts, rec + KCAP_HDR_TS, sizeof(ts));
   return ts;
 }
 
 // Folds one record's header into a batch summary (layout in ring_reader.h).
 void summarize(uint32_t* s, size_t words, const uint8_t* rec) {
   uint16_t cpu;
-  memcpy(&cpu, rec + 6, sizeof(cpu));
+  memcpy(&cpu, rec + KCAP_HDR_CPU, sizeof(cpu));
   const uint64_t ts = ts_of(rec);
   const uint64_t first = s[1] | static_cast<uint64_t>(s[2]) << 32;
   const uint64_t last = s[3] | static_cast<uint64_t>(s[4]) << 32;

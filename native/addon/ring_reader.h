@@ -12,6 +12,8 @@
 #include <memory>
 #include <vector>
 
+#include "kcap_abi.h"
+
 namespace kcap {
 
 // A position in one ring, and how far the producer had written when it was taken.
@@ -50,7 +52,7 @@ class RingReader {
 };
 
 // The largest record the programs write: their lengths are masked with VAR_MASK (kcap_common.h).
-constexpr size_t kMaxRecordBytes = 1 << 17;
+constexpr size_t kMaxRecordBytes = KCAP_RECORD_MAX;
 
 // Drains a set of rings (one per CPU) as one stream of whole records in timestamp order.
 class MergedDrain {

@@ -17,6 +17,7 @@
 #define KCAP_IO_PORTS 8 /* TCP ports the record filter can hand to the programs (io_ports slots) */
 #define KCAP_RECORD_MAX 131072 /* largest record the programs write: their lengths are masked with VAR_MASK (kcap_common.h) */
 #define KCAP_SCRATCH_DEPTH 4 /* scratch slots per CPU: a softirq program can interrupt a syscall program on the same CPU */
+#define KCAP_SUMMARY_FIXED 5 /* words of a drained batch's summary before its per-CPU record counts: count, first ts lo and hi, last ts lo and hi (written by the addon's drain, read by src/capture/writer.ts) */
 
 enum kcap_filter_mode {
 	KCAP_FILTER_ALL = 0, /* every process but the recorder */

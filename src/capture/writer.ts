@@ -8,6 +8,7 @@
  */
 import { closeSync, fchmodSync, fsyncSync, ftruncateSync, openSync, writevSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { SUMMARY_FIXED } from '../record/bpf/config.generated.js';
 import { EVENT_SCHEMA } from '../schema/events.generated.js';
 import { recordCpu, recordLen, recordTsHi, recordTsLo } from '../schema/header.generated.js';
 import { resolveSchema, SchemaError, type SchemaSpec } from '../schema/schema.js';
@@ -40,13 +41,12 @@ export interface WriterOptions {
 
 export const DEFAULT_CHUNK_SIZE = 1 << 20;
 
-/** Words of a record summary before its per-CPU counts. */
-const SUMMARY_FIXED = 5;
-
 /**
  * A summary of a batch of records that whoever produced the batch already walked (the recorder's
  * drain does, natively), so that appendSummarized need not walk it again. u32 words: [count,
- * first ts lo, first ts hi, last ts lo, last ts hi, records on CPU 0, on CPU 1, …].
+ * first ts lo, first ts hi, last ts lo, last ts hi, records on CPU 0, on CPU 1, …]; the
+ * SUMMARY_FIXED words before the per-CPU counts are generated from formats/bpf-abi.json, as
+ * the addon's drain that writes them reads them.
  */
 export function recordSummary(cpus: number): Uint32Array {
   return new Uint32Array(SUMMARY_FIXED + cpus);

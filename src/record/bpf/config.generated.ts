@@ -13,6 +13,8 @@ export const IO_PORTS = 8;
 export const RECORD_MAX = 131072;
 /** KCAP_SCRATCH_DEPTH: scratch slots per CPU: a softirq program can interrupt a syscall program on the same CPU. */
 export const SCRATCH_DEPTH = 4;
+/** KCAP_SUMMARY_FIXED: words of a drained batch's summary before its per-CPU record counts: count, first ts lo and hi, last ts lo and hi (written by the addon's drain, read by src/capture/writer.ts). */
+export const SUMMARY_FIXED = 5;
 
 /** enum kcap_filter_mode: which processes the programs trace. */
 export const FilterMode = {
