@@ -13,7 +13,7 @@
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import type { CaptureReader } from '../capture/index.js';
-import type { RawChunk } from '../capture/source.js';
+import type { RawChunk, SourceInfo } from '../capture/source.js';
 import type { L7Record } from '../protocols/index.js';
 import type { ConnContext } from './connections.js';
 import type { AnalysisHooks } from './analyze.js';
@@ -26,8 +26,9 @@ import type { AnalysisSpec } from './spec.js';
 /** Chunks posted to the workers and not yet merged. */
 const WINDOW = 4;
 
+/** A worker's shard, and what the capture says before its first event (plain data, cloned). */
 export interface WorkerSetup extends ShardSetup {
-  readonly path: string;
+  readonly info: SourceInfo;
 }
 
 export type ToWorker = { readonly type: 'chunk'; readonly chunk: RawChunk } | { readonly type: 'end' };
@@ -57,7 +58,7 @@ export async function analyzeInParallel(reader: CaptureReader, spec: AnalysisSpe
   // The main thread is shard 0: on as many cores as jobs, it would otherwise mostly wait.
   const local = new ShardRun(reader, setup(0));
   const localBatches: Batch[] = [];
-  const workers = Array.from({ length: jobs - 1 }, (_, i) => new ShardWorker({ ...setup(i + 1), path: reader.path }));
+  const workers = Array.from({ length: jobs - 1 }, (_, i) => new ShardWorker({ ...setup(i + 1), info: sourceInfo(reader) }));
   try {
     const merge = async (): Promise<void> => {
       const remote = await Promise.all(workers.map((w) => w.nextBatch()));
@@ -86,6 +87,10 @@ export async function analyzeInParallel(reader: CaptureReader, spec: AnalysisSpe
   } finally {
     await Promise.all(workers.map((w) => w.stop()));
   }
+}
+
+function sourceInfo(r: SourceInfo): SourceInfo {
+  return { schema: r.schema, machine: r.machine, clock: r.clock, snaplen: r.snaplen, tables: r.tables };
 }
 
 /** Streams one chunk's batches in capture order: by place, then connection. */

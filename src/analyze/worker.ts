@@ -4,14 +4,12 @@
  * facts and aggregation.
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import { openCapture } from '../capture/index.js';
 import type { ToWorker, WorkerSetup } from './parallel.js';
 import { ShardRun } from './shard.js';
 
 const setup = workerData as WorkerSetup;
 const port = parentPort!;
-const info = await openCapture(setup.path);
-const run = new ShardRun(info, setup);
+const run = new ShardRun(setup.info, setup);
 port.on('message', (m: ToWorker) => {
   if (m.type === 'chunk') {
     port.postMessage(run.chunk(m.chunk));
@@ -20,5 +18,5 @@ port.on('message', (m: ToWorker) => {
   const { batch, finished } = run.finish();
   port.postMessage(batch);
   port.postMessage({ type: 'done', ...finished });
-  void info.close().then(() => port.close());
+  port.close();
 });
