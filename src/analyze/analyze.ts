@@ -9,8 +9,10 @@ import { Analyzer, type RecordListener } from './analyzer.js';
 import { analyzeInParallel, defaultJobs } from './parallel.js';
 import type { AnalysisResult, AnalyzeOptions } from './result.js';
 import { compileSpec, type AnalysisSpec } from './spec.js';
+import type { TcpListener } from './tcp.js';
 
 export type { AnalysisSpec } from './spec.js';
+export type { TcpFact, TcpListener } from './tcp.js';
 export type {
   AnalysisResult, AnalyzeOptions, Incompleteness, SlowRequest, TimePoint,
 } from './result.js';
@@ -19,6 +21,8 @@ export type {
 export interface AnalysisHooks {
   /** The record stream: every record the report counts, in capture order. */
   readonly onRecord?: RecordListener;
+  /** The TCP facts (retransmits, resets, RTT samples, handshakes), in capture order. */
+  readonly onTcp?: TcpListener;
   /** After each chunk is read, before it is analyzed (a progress line; a writer of the records
    * streamed so far, whose promise the next read waits for). */
   readonly onChunk?: () => void | Promise<void>;
@@ -27,6 +31,7 @@ export interface AnalysisHooks {
 export async function analyze(source: EventSource, opts: AnalyzeOptions = {}, hooks: AnalysisHooks = {}): Promise<AnalysisResult> {
   const analyzer = new Analyzer(source, opts);
   if (hooks.onRecord) analyzer.onRecord(hooks.onRecord);
+  if (hooks.onTcp) analyzer.onTcp(hooks.onTcp);
   for await (const chunk of source.chunks()) {
     await hooks.onChunk?.();
     analyzer.chunk(chunk);

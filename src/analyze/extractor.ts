@@ -15,7 +15,7 @@ import type { L7Record } from '../protocols/index.js';
 import { ConnectionTracker, type ConnContext, type ConnectionStats } from './connections.js';
 import type { AnalyzeOptions } from './result.js';
 import { CaptureSpan } from './span.js';
-import { TcpHealth, type TcpConnHealth, type TcpTotals } from './tcp.js';
+import { TcpHealth, type TcpConnHealth, type TcpListener, type TcpTotals } from './tcp.js';
 
 /**
  * Receives a record with its place in capture order: `num` is the record number of the event
@@ -49,12 +49,14 @@ export class RecordExtractor {
   private num = 0;
   private finished = false;
 
-  constructor(info: SourceInfo, private readonly opts: AnalyzeOptions, private readonly emit: PlacedListener, shard?: Shard) {
+  /** `onTcp`: the TCP facts, as they come (shard 0 only, which alone keeps TCP health). */
+  constructor(info: SourceInfo, private readonly opts: AnalyzeOptions, private readonly emit: PlacedListener, shard?: Shard,
+    onTcp?: TcpListener) {
     this.span = new CaptureSpan(info.clock, opts.from, opts.to);
     this.replayer = new Replayer(info, opts.filter ? { filter: opts.filter } : {});
     const owns = shard && shard.count > 1 ? (joinKey: string) => shardOf(joinKey, shard.count) === shard.index : undefined;
     this.tracker = new ConnectionTracker((r, ctx) => this.onRecord(r, ctx), owns);
-    const tcp = (this.tcp = shard === undefined || shard.index === 0 ? new TcpHealth() : undefined);
+    const tcp = (this.tcp = shard === undefined || shard.index === 0 ? new TcpHealth(onTcp) : undefined);
     const tracker = this.tracker;
     this.visit = (ev) => {
       this.num = ev.num;

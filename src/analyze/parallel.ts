@@ -56,7 +56,7 @@ export async function analyzeInParallel(reader: CaptureReader, spec: AnalysisSpe
   const stream = builder.streaming;
   const setup = (index: number): ShardSetup => ({ spec, top, stream, shard: { index, count: jobs } });
   // The main thread is shard 0: on as many cores as jobs, it would otherwise mostly wait.
-  const local = new ShardRun(reader, setup(0));
+  const local = new ShardRun(reader, setup(0), hooks.onTcp);
   const localBatches: Batch[] = [];
   const workers = Array.from({ length: jobs - 1 }, (_, i) => new ShardWorker({ ...setup(i + 1), info: sourceInfo(reader) }));
   try {

@@ -11,6 +11,7 @@ import { Aggregator, type AggregatorState } from './aggregate.js';
 import type { ConnContext } from './connections.js';
 import { RecordExtractor, type ExtractorFacts, type Shard } from './extractor.js';
 import { compileSpec, type AnalysisSpec } from './spec.js';
+import type { TcpListener } from './tcp.js';
 
 /** One chunk's selected records from one shard, in the order it emitted them. */
 export interface Batch {
@@ -42,9 +43,10 @@ export class ShardRun {
   private batch: Batch = newBatch();
   private contextIndex = new Map<ConnContext, number>();
 
-  constructor(info: SourceInfo, private readonly setup: ShardSetup) {
+  /** `onTcp`: the TCP facts, for shard 0 (which keeps TCP health) run on the main thread. */
+  constructor(info: SourceInfo, private readonly setup: ShardSetup, onTcp?: TcpListener) {
     this.aggregator = new Aggregator(setup.top);
-    this.extractor = new RecordExtractor(info, compileSpec(setup.spec), (rec, ctx, num) => this.place(rec, ctx, num), setup.shard);
+    this.extractor = new RecordExtractor(info, compileSpec(setup.spec), (rec, ctx, num) => this.place(rec, ctx, num), setup.shard, onTcp);
   }
 
   chunk(chunk: RawChunk): Batch {

@@ -30,7 +30,24 @@ export interface TcpTotals {
   readonly resetsWithoutSocket: number;
 }
 
+/** One thing the kernel's TCP tracepoints said about a socket, as it happened. */
+export interface TcpFact {
+  /** Boot-clock ns. */
+  readonly ts: bigint;
+  readonly kind: 'established' | 'retransmit' | 'reset-sent' | 'reset-received' | 'rtt';
+  readonly local: string;
+  readonly remote: string;
+  /** For `rtt`: the kernel's smoothed RTT, microseconds; 0 otherwise. */
+  readonly srttUs: number;
+}
+
+export type TcpListener = (fact: TcpFact) => void;
+
 type Mutable<T> = { -readonly [K in keyof T]: T[K] };
+
+const KIND: Readonly<Record<string, TcpFact['kind']>> = {
+  tcp_retransmit: 'retransmit', tcp_send_reset: 'reset-sent', tcp_receive_reset: 'reset-received', tcp_probe: 'rtt',
+};
 
 const TCP_ESTABLISHED = 1;
 
@@ -42,7 +59,10 @@ function readU32(ev: KEvent, field: string): number {
   return (b[at]! | (b[at + 1]! << 8) | (b[at + 2]! << 16) | (b[at + 3]! << 24)) >>> 0;
 }
 
+/** Health per socket, and each fact as it comes to a listener (the stream exports take). */
 export class TcpHealth {
+  constructor(private readonly listener?: TcpListener) {}
+
   private readonly conns: Mutable<TcpConnHealth>[] = [];
   private readonly byPorts = new Map<number, { laddr: string; raddr: string; health: Mutable<TcpConnHealth> }[]>();
   private established = 0;
@@ -62,19 +82,28 @@ export class TcpHealth {
       return;
     }
     if (name === 'sock_set_state') {
-      if (readU32(ev, 'newstate') === TCP_ESTABLISHED) this.established++;
+      if (readU32(ev, 'newstate') !== TCP_ESTABLISHED) return;
+      this.established++;
+      if (this.listener) this.tell(ev, 'established', endpointText(ev.fd.laddr, ev.fd.lport), endpointText(ev.fd.raddr, ev.fd.rport), 0);
       return;
     }
     const c = this.conn(ev.fd);
+    let srtt = 0;
     if (name === 'tcp_retransmit') c.retransmits++;
     else if (name === 'tcp_send_reset') c.resetsSent++;
     else if (name === 'tcp_receive_reset') c.resetsReceived++;
     else if (name === 'tcp_probe') {
-      const srtt = readU32(ev, 'srtt_us');
+      srtt = readU32(ev, 'srtt_us');
       c.rttSamples++;
       c.srttLastUs = srtt;
       c.srttMaxUs = Math.max(c.srttMaxUs, srtt);
     }
+    const kind = KIND[name];
+    if (this.listener && kind) this.tell(ev, kind, c.local, c.remote, srtt);
+  }
+
+  private tell(ev: KEvent, kind: TcpFact['kind'], local: string, remote: string, srttUs: number): void {
+    this.listener!({ ts: ev.ts, kind, local, remote, srttUs });
   }
 
   /** tcp_probe fires on every ACK: look connections up by ports first, text only on a miss. */

@@ -1,10 +1,12 @@
 /**
  * The push-style Analyzer: fed chunk by chunk (as the recorder does) it gives the same result as
  * analyze() of the whole source, whatever the chunk size; its record stream carries exactly the
- * records the report counts, in completion order; and it refuses to be used after finish().
+ * records the report counts, in completion order; its TCP facts add up to the report's TCP
+ * health on a real recording; and it refuses to be used after finish().
  */
 import { describe, expect, it } from 'vitest';
-import { analyze } from '../../src/analyze/analyze.js';
+import { analyze, type TcpFact } from '../../src/analyze/analyze.js';
+import { openCapture } from '../../src/capture/index.js';
 import { Analyzer } from '../../src/analyze/analyzer.js';
 import type { RawChunk } from '../../src/capture/source.js';
 import type { L7Record } from '../../src/protocols/index.js';
@@ -62,6 +64,24 @@ describe('Analyzer', () => {
     const none = await analyze(b.source(), { protocols: ['http1'] }, { onRecord: (rec) => seen.push(rec) });
     expect(none.requests).toBe(0);
     expect(seen).toHaveLength(20);
+  });
+
+  it('streams TCP facts that add up to the TCP health the report gives (real recording)', async () => {
+    const reader = await openCapture(new URL('../../samples/host.kcap', import.meta.url).pathname);
+    const facts: TcpFact[] = [];
+    const r = await analyze(reader, { top: 10_000 }, { onTcp: (f) => facts.push(f) });
+    await reader.close();
+    const count = (kind: TcpFact['kind']): number => facts.filter((f) => f.kind === kind).length;
+    expect(count('rtt')).toBeGreaterThan(0);
+    expect(count('rtt')).toBe(r.tcp.connections.reduce((n, c) => n + c.rttSamples, 0));
+    expect(count('established')).toBe(r.tcp.totals.established);
+    expect(count('retransmit')).toBe(r.tcp.totals.retransmits);
+    expect(count('reset-received')).toBe(r.tcp.totals.resetsReceived);
+    for (const c of r.tcp.connections.filter((x) => x.rttSamples > 0)) {
+      const last = facts.filter((f) => f.kind === 'rtt' && f.local === c.local && f.remote === c.remote).at(-1);
+      expect(last?.srttUs).toBe(c.srttLastUs);
+    }
+    for (let i = 1; i < facts.length; i++) expect(facts[i]!.ts >= facts[i - 1]!.ts).toBe(true);
   });
 
   it('refuses chunks after finish and a second finish', async () => {
