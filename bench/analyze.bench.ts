@@ -66,7 +66,7 @@ function redisWorkload(redis: Server, n: number): Workload {
     clientRequests: (out) => (out.match(/requests per second/g)?.length ?? 0) * n,
     tshark: ['-q', '-d', `tcp.port==${redis.port},resp`, '-z', 'io,stat,0,resp'],
     // Frames carrying RESP, requests and replies alike (redis-benchmark pipelines none here).
-    tsharkRequests: (out) => Number(/<>[^|]*\|\s*(\d+)\s*\|/.exec(out)?.[1] ?? 0) / 2,
+    tsharkRequests: (out) => Math.floor(Number(/<>[^|]*\|\s*(\d+)\s*\|/.exec(out)?.[1] ?? 0) / 2),
   };
 }
 
