@@ -45,7 +45,9 @@ export interface SelectionFlags {
 /** Adds the options of SelectionFlags to a command. */
 export function selectionOptions(cmd: Command): Command {
   return cmd
-    .option('-P, --protocol <names...>', `only these protocols (${PROTOCOLS.map((p) => p.name).join(', ')})`)
+    // One value per -P (repeat it, or separate names by commas): a variadic option would take the filter after it too.
+    .option('-P, --protocol <names>', `only these protocols, comma-separated or -P repeated (${PROTOCOLS.map((p) => p.name).join(', ')})`,
+      (v: string, prev: string[] = []) => [...prev, v])
     .option('--from <time>', 'only requests starting from this time: after the first event (5s) or UTC (2026-11-22T00:11:12Z)', parseTimePoint)
     .option('--to <time>', 'only requests starting before this time, in the same forms', parseTimePoint)
     .option('-j, --jobs <n>', 'threads (the output is the same for every number; default: one per core, fewer for a capture under 256 MiB raw a thread)', parsePositive);

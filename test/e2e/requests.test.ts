@@ -76,6 +76,11 @@ describe('kcap requests on the samples', () => {
     expect(tally(redis, (r) => r.operation)).toEqual(host.redis!.operations);
     const pg = await rows('host.kcap', ['l7.operation = SELECT', '-P', 'pgsql']);
     expect(pg).toHaveLength(host.postgres!.operations!['SELECT']!);
+    // A filter after -P is the filter, not another protocol name; -P repeats or takes commas.
+    expect(await rows('host.kcap', ['-P', 'pgsql', 'l7.operation = SELECT'])).toEqual(pg);
+    const two = await rows('host.kcap', ['-P', 'redis', '-P', 'pgsql']);
+    expect(two).toEqual(await rows('host.kcap', ['-P', 'redis,pgsql']));
+    expect(two).toHaveLength(redis.length + (await rows('host.kcap', ['-P', 'pgsql'])).length);
     const all = await rows('host.kcap');
     const late = await rows('host.kcap', ['--from', all[5]!.startUtc]);
     expect(late).toEqual(all.filter((r) => r.startUtc >= all[5]!.startUtc));
