@@ -26,9 +26,7 @@ export class Analyzer {
   constructor(info: SourceInfo, opts: AnalyzeOptions = {}) {
     this.top = opts.top ?? DEFAULT_TOP;
     const builder = (this.builder = new ReportBuilder(info, this.top));
-    const tcp = this.tcpListeners;
-    this.extractor = new RecordExtractor(info, opts, (rec, ctx) => builder.add(rec, ctx), undefined,
-      (fact) => { for (const l of tcp) l(fact); });
+    this.extractor = new RecordExtractor(info, opts, (rec, ctx) => builder.add(rec, ctx), undefined, this.tcpListeners);
   }
 
   /** Subscribes to the record stream: every record the report counts, as it completes. */

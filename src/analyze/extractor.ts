@@ -49,14 +49,14 @@ export class RecordExtractor {
   private num = 0;
   private finished = false;
 
-  /** `onTcp`: the TCP facts, as they come (shard 0 only, which alone keeps TCP health). */
+  /** `tcpListeners`: told the TCP facts as they come (shard 0 only, which alone keeps TCP health). */
   constructor(info: SourceInfo, private readonly opts: AnalyzeOptions, private readonly emit: PlacedListener, shard?: Shard,
-    onTcp?: TcpListener) {
+    tcpListeners?: readonly TcpListener[]) {
     this.span = new CaptureSpan(info.clock, opts.from, opts.to);
     this.replayer = new Replayer(info, opts.filter ? { filter: opts.filter } : {});
     const owns = shard && shard.count > 1 ? (joinKey: string) => shardOf(joinKey, shard.count) === shard.index : undefined;
     this.tracker = new ConnectionTracker((r, ctx) => this.onRecord(r, ctx), owns);
-    const tcp = (this.tcp = shard === undefined || shard.index === 0 ? new TcpHealth(onTcp) : undefined);
+    const tcp = (this.tcp = shard === undefined || shard.index === 0 ? new TcpHealth(tcpListeners) : undefined);
     const tracker = this.tracker;
     this.visit = (ev) => {
       this.num = ev.num;

@@ -19,7 +19,6 @@ import type { ConnContext } from './connections.js';
 import type { AnalysisHooks } from './analyze.js';
 import { ReportBuilder } from './report-builder.js';
 import { DEFAULT_TOP, type AnalysisResult } from './result.js';
-import { CaptureSpan } from './span.js';
 import { ShardRun, type Batch, type Finished, type ShardSetup } from './shard.js';
 import type { AnalysisSpec } from './spec.js';
 
@@ -50,7 +49,6 @@ export function defaultJobs(chunks: number): number {
 export async function analyzeInParallel(reader: CaptureReader, spec: AnalysisSpec, jobs: number,
   hooks: AnalysisHooks = {}): Promise<AnalysisResult> {
   const top = spec.top ?? DEFAULT_TOP;
-  const span = new CaptureSpan(reader.clock, spec.from, spec.to);
   const builder = new ReportBuilder(reader, top);
   if (hooks.onRecord) builder.onRecord(hooks.onRecord);
   const stream = builder.streaming;
@@ -67,7 +65,6 @@ export async function analyzeInParallel(reader: CaptureReader, spec: AnalysisSpe
     let inFlight = 0;
     for await (const chunk of reader.chunks({}, true)) {
       await hooks.onChunk?.();
-      span.observe(chunk);
       // Its records are in shared memory: posting shares them instead of copying.
       for (const w of workers) w.post({ type: 'chunk', chunk });
       localBatches.push(local.chunk(chunk));
@@ -83,7 +80,7 @@ export async function analyzeInParallel(reader: CaptureReader, spec: AnalysisSpe
     for (; inFlight >= 0; inFlight--) await merge();
     const finished = [end.finished, ...await Promise.all(workers.map((w) => w.finished()))];
     for (const f of finished) builder.absorb(f.aggregate);
-    return builder.result(span, finished.map((f) => f.facts));
+    return builder.result(local.span, finished.map((f) => f.facts));
   } finally {
     await Promise.all(workers.map((w) => w.stop()));
   }

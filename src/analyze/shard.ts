@@ -10,6 +10,7 @@ import type { L7Record } from '../protocols/index.js';
 import { Aggregator, type AggregatorState } from './aggregate.js';
 import type { ConnContext } from './connections.js';
 import { RecordExtractor, type ExtractorFacts, type Shard } from './extractor.js';
+import type { CaptureSpan } from './span.js';
 import { compileSpec, type AnalysisSpec } from './spec.js';
 import type { TcpListener } from './tcp.js';
 
@@ -46,7 +47,13 @@ export class ShardRun {
   /** `onTcp`: the TCP facts, for shard 0 (which keeps TCP health) run on the main thread. */
   constructor(info: SourceInfo, private readonly setup: ShardSetup, onTcp?: TcpListener) {
     this.aggregator = new Aggregator(setup.top);
-    this.extractor = new RecordExtractor(info, compileSpec(setup.spec), (rec, ctx, num) => this.place(rec, ctx, num), setup.shard, onTcp);
+    this.extractor = new RecordExtractor(info, compileSpec(setup.spec), (rec, ctx, num) => this.place(rec, ctx, num), setup.shard,
+      onTcp ? [onTcp] : []);
+  }
+
+  /** The capture's span as this shard's replay saw it (the same for every shard). */
+  get span(): CaptureSpan {
+    return this.extractor.span;
   }
 
   chunk(chunk: RawChunk): Batch {

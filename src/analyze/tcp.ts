@@ -59,9 +59,10 @@ function readU32(ev: KEvent, field: string): number {
   return (b[at]! | (b[at + 1]! << 8) | (b[at + 2]! << 16) | (b[at + 3]! << 24)) >>> 0;
 }
 
-/** Health per socket, and each fact as it comes to a listener (the stream exports take). */
+/** Health per socket, and each fact as it comes to the listeners (the stream exports take); a
+ * fact is only made while there are any. */
 export class TcpHealth {
-  constructor(private readonly listener?: TcpListener) {}
+  constructor(private readonly listeners: readonly TcpListener[] = []) {}
 
   private readonly conns: Mutable<TcpConnHealth>[] = [];
   private readonly byPorts = new Map<number, { laddr: string; raddr: string; health: Mutable<TcpConnHealth> }[]>();
@@ -84,7 +85,7 @@ export class TcpHealth {
     if (name === 'sock_set_state') {
       if (readU32(ev, 'newstate') !== TCP_ESTABLISHED) return;
       this.established++;
-      if (this.listener) this.tell(ev, 'established', endpointText(ev.fd.laddr, ev.fd.lport), endpointText(ev.fd.raddr, ev.fd.rport), 0);
+      if (this.listeners.length) this.tell(ev, 'established', endpointText(ev.fd.laddr, ev.fd.lport), endpointText(ev.fd.raddr, ev.fd.rport), 0);
       return;
     }
     const c = this.conn(ev.fd);
@@ -99,11 +100,12 @@ export class TcpHealth {
       c.srttMaxUs = Math.max(c.srttMaxUs, srtt);
     }
     const kind = KIND[name];
-    if (this.listener && kind) this.tell(ev, kind, c.local, c.remote, srtt);
+    if (this.listeners.length && kind) this.tell(ev, kind, c.local, c.remote, srtt);
   }
 
   private tell(ev: KEvent, kind: TcpFact['kind'], local: string, remote: string, srttUs: number): void {
-    this.listener!({ ts: ev.ts, kind, local, remote, srttUs });
+    const fact: TcpFact = { ts: ev.ts, kind, local, remote, srttUs };
+    for (const listener of this.listeners) listener(fact);
   }
 
   /** tcp_probe fires on every ACK: look connections up by ports first, text only on a miss. */
