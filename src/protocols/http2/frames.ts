@@ -27,7 +27,20 @@ import {
   FLAG_END_STREAM, FLAG_PADDED, FLAG_PRIORITY, FRAME_HEADER, GOAWAY, HEADERS, LARGEST_FRAME_SIZE, PING,
   PRIORITY, PUSH_PROMISE, RST_STREAM, SETTINGS, SETTINGS_MAX_FRAME_SIZE, WINDOW_UPDATE,
 } from './types.js';
+import type { MessageCursor } from './grpc.js';
 import type { H2Frame, Http2ConnState, Setting } from './types.js';
+
+type DataFrame = Extract<H2Frame, { type: 'data' }>;
+
+/** A DATA frame of a gRPC call being walked to count its messages. */
+interface DataWalk {
+  readonly frame: DataFrame;
+  /** Payload bytes still to walk (padding excluded). */
+  left: number;
+  /** Padding after the payload. */
+  readonly padding: number;
+  readonly cursor: MessageCursor;
+}
 
 /** Most header block bytes kept per block (what HPACK gets to decode). */
 export const MAX_HEADER_BLOCK = 256 * 1024;
@@ -177,7 +190,10 @@ export function detectHttp2(first: Uint8Array, dir: Direction): number {
 
 /** Fresh state for the two framers of one connection. */
 export function newHttp2ConnState(): Http2ConnState {
-  return { maxFrameSize: { req: DEFAULT_MAX_FRAME_SIZE, resp: DEFAULT_MAX_FRAME_SIZE } };
+  return {
+    maxFrameSize: { req: DEFAULT_MAX_FRAME_SIZE, resp: DEFAULT_MAX_FRAME_SIZE },
+    prefaceSeen: false, lost: { req: false, resp: false }, grpc: new Map(),
+  };
 }
 
 /** What the first frame of a header block says about it. */
@@ -227,11 +243,13 @@ function headerFrame(f: BlockStart, block: Uint8Array, complete: boolean): H2Fra
  * Cuts one direction of an HTTP/2 connection into frames. The client's direction first consumes
  * the connection preface (when the capture saw the start; otherwise it begins with frames). A
  * CONTINUATION with no header block open (joined mid-block) is ignored; any other frame inside a
- * header block is a protocol error (invalid).
+ * header block is a protocol error (invalid). The DATA of a gRPC call (a stream in `conn.grpc`)
+ * is walked in partial steps so its message prefixes are seen and its bodies skipped.
  */
 export class Http2Framer implements Framer<H2Frame> {
   private prefacePending: boolean;
   private block: BlockBuilder | undefined;
+  private walk: DataWalk | undefined;
 
   constructor(private readonly dir: Direction, private readonly conn: Http2ConnState) {
     this.prefacePending = dir === 'req';
@@ -242,10 +260,12 @@ export class Http2Framer implements Framer<H2Frame> {
       if (matchAscii(buf, 0, CLIENT_PREFACE, true)) {
         if (buf.length < CLIENT_PREFACE.length) return NEED;
         this.prefacePending = false;
+        this.conn.prefaceSeen = true;
         return { kind: 'ignore', consumed: CLIENT_PREFACE.length };
       }
       this.prefacePending = false;
     }
+    if (this.walk !== undefined) return this.walkData(buf, this.walk);
     if (buf.length < FRAME_HEADER) return NEED;
     const length = u24(buf, 0);
     const type = buf[3] as number;
@@ -279,14 +299,23 @@ export class Http2Framer implements Framer<H2Frame> {
     return buf.length;
   }
 
+  /** Called after lost or discarded bytes: whatever they held, this side's HPACK state is in doubt. */
   reset(): void {
     this.block = undefined;
+    if (this.walk !== undefined) this.walk.cursor.broken = true;
+    this.walk = undefined;
+    this.conn.lost[this.dir] = true;
   }
 
-  /** Bytes lost inside a header block: the block as far as it was read, marked incomplete. */
+  /**
+   * Bytes lost inside a header block: the block as far as it was read, marked incomplete; inside
+   * a walked DATA frame: the frame, its call's message count now unknown.
+   */
   hole(): H2Frame | undefined {
     const b = this.block;
-    this.block = undefined;
+    const w = this.walk;
+    this.reset();
+    if (w !== undefined) return w.frame;
     if (b === undefined) return undefined;
     b.complete = false;
     return b.frame();
@@ -298,10 +327,24 @@ export class Http2Framer implements Framer<H2Frame> {
     if (padded && buf.length < FRAME_HEADER + 1) return NEED;
     const pad = padded ? 1 + (buf[FRAME_HEADER] as number) : 0;
     if (pad > length) return invalid('DATA padding longer than its payload');
-    return {
-      kind: 'frame', consumed: FRAME_HEADER + length,
-      frame: { type: 'data', streamId: stream, endStream: (flags & FLAG_END_STREAM) !== 0, length: length - pad },
-    };
+    const frame: DataFrame = { type: 'data', streamId: stream, endStream: (flags & FLAG_END_STREAM) !== 0, length: length - pad };
+    const cursor = this.conn.grpc.get(stream)?.[this.dir];
+    if (cursor === undefined || cursor.broken || frame.length === 0) return { kind: 'frame', consumed: FRAME_HEADER + length, frame };
+    this.walk = { frame, left: frame.length, padding: padded ? pad - 1 : 0, cursor };
+    return { kind: 'partial', consumed: FRAME_HEADER + (padded ? 1 : 0) };
+  }
+
+  /** The next bytes of a walked DATA payload: prefixes as buf shows them, bodies skipped. */
+  private walkData(buf: Uint8Array, w: DataWalk): Step<H2Frame> {
+    let used = 0;
+    while (w.left > 0 && !w.cursor.broken && used < buf.length) {
+      const n = w.cursor.advance(buf, used, w.left);
+      used += n;
+      w.left -= n;
+    }
+    if (w.left > 0 && !w.cursor.broken) return { kind: 'partial', consumed: used };
+    this.walk = undefined;
+    return { kind: 'frame', consumed: used + w.left + w.padding, frame: w.frame };
   }
 
   /**

@@ -4,6 +4,7 @@
  * PUSH_PROMISE and its CONTINUATION frames.
  */
 import type { Direction } from '../types.js';
+import type { CallMessages } from './grpc.js';
 
 /** Every frame starts with a 9-byte header: 24-bit length, type, flags, R bit + 31-bit stream id. */
 export const FRAME_HEADER = 9;
@@ -97,4 +98,13 @@ export interface Http2ConnState {
    * announced (a bound for resync's plausibility test only; parsing accepts any 24-bit length).
    */
   readonly maxFrameSize: Record<Direction, number>;
+  /** The client preface was seen: the capture holds the connection from its first byte. */
+  prefaceSeen: boolean;
+  /**
+   * Bytes of that direction were dropped (lost, or thrown away to resync) since the stream
+   * layer last looked: its HPACK state is in doubt. Set by the framer, cleared by the reader.
+   */
+  readonly lost: Record<Direction, boolean>;
+  /** gRPC calls in progress by stream id: the framers count their DATA's messages here. */
+  readonly grpc: Map<number, CallMessages>;
 }
