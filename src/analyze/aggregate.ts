@@ -227,6 +227,8 @@ export interface AggregatorState {
   readonly edges: readonly GroupState<EdgeKey>[];
   readonly byProtocol: readonly (readonly [string, BucketState])[];
   readonly slowest: readonly Located[];
+  /** Records with unknown fields, by the reason their protocol gave. */
+  readonly incomplete: readonly (readonly [string, number])[];
 }
 
 function mergeGroup<K>(into: Group<K>, from: Group<K>): void {
@@ -248,8 +250,13 @@ interface ServerGroup {
   readonly ops: Map<string, Group<OpKey>>;
 }
 
-/** What a connection context resolves to, cached so each request costs a map lookup or two. */
+/**
+ * What a connection context resolves to for one protocol (a connection's records may name
+ * another than the one detected: gRPC calls on HTTP/2), cached so each request costs a map
+ * lookup or two.
+ */
 interface Slots {
+  readonly protocol: string;
   readonly group: ServerGroup;
   readonly serverProcess: string;
   readonly edge: Group<EdgeKey>;
@@ -264,6 +271,7 @@ export class Aggregator {
   private readonly edges = new Map<string, Group<EdgeKey>>();
   private readonly byProtocol = new Map<string, Bucket>();
   private readonly slots = new WeakMap<ConnContext, Slots>();
+  private readonly incomplete = new Map<string, number>();
   private readonly slowest: Slowest;
   records = 0;
 
@@ -274,7 +282,8 @@ export class Aggregator {
   add(rec: L7Record, ctx: ConnContext): void {
     this.records++;
     let slots = this.slots.get(ctx);
-    if (!slots) this.slots.set(ctx, (slots = this.resolve(ctx)));
+    if (slots?.protocol !== rec.protocol) this.slots.set(ctx, (slots = this.resolve(ctx, rec.protocol)));
+    if (rec.incomplete !== undefined) this.countIncomplete(rec.incomplete, 1);
     const op = this.opOf(slots, rec);
     op.procs.add(slots.serverProcess);
     op.bucket.add(rec);
@@ -300,6 +309,7 @@ export class Aggregator {
       edges: [...this.edges.values()].map(groupState),
       byProtocol: [...this.byProtocol].map(([protocol, b]) => [protocol, b.toState()] as const),
       slowest: this.slowest.list(),
+      incomplete: [...this.incomplete],
     };
   }
 
@@ -310,13 +320,18 @@ export class Aggregator {
     for (const e of s.edges) mergeGroup(this.edge(e.key.client, e.key.server, e.key.protocol), groupOf(e));
     for (const [protocol, b] of s.byProtocol) this.protocolBucket(protocol).merge(Bucket.fromState(b));
     for (const { rec, ctx } of s.slowest) this.slowest.add(rec, ctx);
+    for (const [reason, n] of s.incomplete) this.countIncomplete(reason, n);
   }
 
-  private resolve(ctx: ConnContext): Slots {
+  private countIncomplete(reason: string, n: number): void {
+    this.incomplete.set(reason, (this.incomplete.get(reason) ?? 0) + n);
+  }
+
+  private resolve(ctx: ConnContext, protocol: string): Slots {
     const server = endpointText(ctx.server.addr, ctx.server.port);
     return {
-      group: this.group(ctx.protocol, server), serverProcess: processText(ctx.server),
-      edge: this.edge(clientText(ctx.client), server, ctx.protocol), proto: this.protocolBucket(ctx.protocol), last: undefined,
+      protocol, group: this.group(protocol, server), serverProcess: processText(ctx.server),
+      edge: this.edge(clientText(ctx.client), server, protocol), proto: this.protocolBucket(protocol), last: undefined,
     };
   }
 
@@ -377,5 +392,10 @@ export class Aggregator {
 
   slowestRequests(): readonly Located[] {
     return this.slowest.list();
+  }
+
+  /** Records with unknown fields per reason, by reason. */
+  incompleteRecords(): { reason: string; count: number }[] {
+    return [...this.incomplete].map(([reason, count]) => ({ reason, count })).sort((a, b) => cmp(a.reason, b.reason));
   }
 }

@@ -81,7 +81,8 @@ export class ReportBuilder {
         lostEvents: stats.lost, malformedRecords: stats.malformed, streamGaps: cs.gaps, invalidFrames: cs.invalidFrames,
         requestsWithoutResponse: protocols.reduce((n, p) => n + p.summary.noResponse, 0),
         responsesWithoutRequest: cs.unmatchedResponses,
-        unknownProtocolConnections: cs.unknown, unknownProtocolBytes: cs.unknownBytes, problems: stats.problems,
+        unknownProtocolConnections: cs.unknown, unknownProtocolBytes: cs.unknownBytes,
+        incompleteRecords: agg.incompleteRecords(), problems: stats.problems,
       },
     };
   }

@@ -59,6 +59,8 @@ export interface Incompleteness {
   readonly responsesWithoutRequest: number;
   readonly unknownProtocolConnections: number;
   readonly unknownProtocolBytes: number;
+  /** Records kept with some fields unknown, per reason (HTTP/2 header state unknown, …). */
+  readonly incompleteRecords: readonly { readonly reason: string; readonly count: number }[];
   readonly problems: readonly string[];
 }
 

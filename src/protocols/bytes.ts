@@ -122,3 +122,13 @@ export function isPrintable(buf: Uint8Array, start: number, end: number): boolea
   }
   return true;
 }
+
+/** A request target's path: query and fragment dropped, the origin of an absolute form removed. */
+export function pathOfTarget(target: string): string {
+  let t = target;
+  const q = t.search(/[?#]/);
+  if (q !== -1) t = t.slice(0, q);
+  const abs = /^[a-zA-Z][a-zA-Z0-9+.-]*:\/\/[^/]*/.exec(t);
+  if (abs !== null) t = t.slice(abs[0].length) || '/';
+  return t;
+}

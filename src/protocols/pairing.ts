@@ -19,7 +19,10 @@ export interface Exchange {
   readonly fields: Readonly<Record<string, FieldValue>>;
 }
 
-export function makeRecord(protocol: string, req: Message<unknown>, resp: Message<unknown> | undefined,
+/** What a record needs of a message: its times and bytes (a stream's frames summed, for HTTP/2). */
+export type Span = Omit<Message<unknown>, 'frame'>;
+
+export function makeRecord(protocol: string, req: Span, resp: Span | undefined,
   x: Exchange, reply: Reply): L7Record {
   const endTs = resp?.endTs ?? req.endTs;
   return {

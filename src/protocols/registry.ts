@@ -5,6 +5,7 @@
 import { dns } from './dns/index.js';
 import { COMMON_FIELDS } from './fields.js';
 import { http1 } from './http1/index.js';
+import { grpc, http2 } from './http2/index.js';
 import { memcached } from './memcached/index.js';
 import { mysql } from './mysql/index.js';
 import { postgres } from './postgres/index.js';
@@ -12,7 +13,7 @@ import { redis } from './redis/index.js';
 import type { Direction, FieldDef, ProtocolSpec, Transport } from './types.js';
 
 // NEW PROTOCOL: import it above and add it here.
-export const PROTOCOLS: readonly ProtocolSpec[] = [http1, redis, dns, postgres, mysql, memcached];
+export const PROTOCOLS: readonly ProtocolSpec[] = [http1, redis, dns, postgres, mysql, memcached, http2, grpc];
 
 /** Below this confidence a connection is left unparsed rather than misparsed. */
 export const MIN_CONFIDENCE = 0.5;

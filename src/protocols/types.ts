@@ -55,6 +55,11 @@ export interface L7Record {
   readonly reply: Reply;
   /** Protocol fields, named as in the protocol's `fields` declaration. */
   readonly fields: Readonly<Record<string, FieldValue>>;
+  /**
+   * Why some of the record's fields are unknown though its exchange was seen (an HTTP/2 header
+   * that needs compression state from before the capture); absent when all is known.
+   */
+  readonly incomplete?: string;
 }
 
 /**

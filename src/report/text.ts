@@ -127,6 +127,7 @@ function incomplete(r: AnalysisResult): string {
     `requests without a response        ${i.requestsWithoutResponse}`,
     `responses without a request        ${i.responsesWithoutRequest}`,
     `connections of unknown protocol    ${i.unknownProtocolConnections} (${bytesText(i.unknownProtocolBytes)})`,
+    ...i.incompleteRecords.map((x) => `requests with fields unknown       ${x.count} (${x.reason})`),
     ...i.problems.map((p) => `problem: ${p}`),
   ];
   return section('INCOMPLETE DATA', lines.join('\n'));

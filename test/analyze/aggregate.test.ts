@@ -30,14 +30,20 @@ const recordArb: fc.Arbitrary<Spec> = fc.record({
   reqBytes: fc.nat(5000),
   respBytes: fc.nat(5000),
   reply: fc.constantFrom<Reply>('paired', 'missing', 'none-expected'),
+  // A record may name another protocol than its connection's (gRPC calls on an HTTP/2 connection).
+  own: fc.constantFrom(undefined, undefined, 'grpc'),
+  incomplete: fc.constantFrom(undefined, undefined, 'HTTP/2 header state unknown', 'another reason'),
 });
 
-type Spec = Omit<L7Record, 'protocol' | 'endTs' | 'fields'> & { readonly conn: number };
+type Spec = Omit<L7Record, 'protocol' | 'endTs' | 'fields' | 'incomplete'> & {
+  readonly conn: number; readonly own: string | undefined; readonly incomplete: string | undefined;
+};
 type ConnSpec = Pick<ConnContext, 'protocol' | 'client' | 'server'>;
 
 function l7(s: Spec, protocol: string): L7Record {
-  const { conn: _conn, ...rest } = s;
-  return { ...rest, protocol, endTs: s.startTs + s.latencyNs, fields: {} };
+  const { conn: _conn, own, incomplete, ...rest } = s;
+  const rec = { ...rest, protocol: own ?? protocol, endTs: s.startTs + s.latencyNs, fields: {} };
+  return incomplete === undefined ? rec : { ...rec, incomplete };
 }
 
 /** Everything the report reads from an aggregator: of the slowest requests, the fields it shows (records that tie on
@@ -45,7 +51,7 @@ function l7(s: Spec, protocol: string): L7Record {
 function answers(a: Aggregator): unknown {
   return {
     records: a.records, operations: a.operations(), serviceMap: a.serviceMap(), protocols: a.protocols(),
-    percentiles: a.percentileMethod(),
+    percentiles: a.percentileMethod(), incomplete: a.incompleteRecords(),
     slowest: a.slowestRequests().map(({ rec: { latencyNs, startTs, protocol, operation, resource, status, error }, ctx }) => ({
       latencyNs, startTs, protocol, operation, resource, status, error, conn: ctx.conn, client: ctx.client, server: ctx.server,
     })),
@@ -95,6 +101,22 @@ describe('aggregator merge', () => {
     fc.assert(fc.property(fc.array(connArb, { minLength: 1, maxLength: 3 }),
       fc.array(recordArb, { minLength: EXACT_LIMIT, maxLength: 3 * EXACT_LIMIT }), ...splitArbs,
       checkSplitMerge), { numRuns: 8, endOnFailure: true });
+  });
+
+  it('puts a record in its own protocol\'s rows and counts records with unknown fields by reason', () => {
+    const ctx = contexts([{ protocol: 'http2', client: peer('10.0.0.1', 40000, 100, 'grpcurl'), server: peer('10.0.0.9', 50051, 200, 'srv') }])[0]!;
+    const rec = (protocol: string, operation: string, incomplete?: string): L7Record => ({
+      protocol, operation, resource: '', status: 'OK', error: '', startTs: 1n, endTs: 2n,
+      latencyNs: 1n, reqBytes: 1, respBytes: 1, reply: 'paired', fields: {}, ...(incomplete === undefined ? {} : { incomplete }),
+    });
+    const a = new Aggregator(3);
+    a.add(rec('grpc', 'pkg.Svc/Get'), ctx);
+    a.add(rec('http2', 'GET', 'HTTP/2 header state unknown'), ctx);
+    a.add(rec('grpc', 'pkg.Svc/Get', 'HTTP/2 header state unknown'), ctx);
+    expect(a.operations().map((o) => `${o.protocol} ${o.operation} ${o.count}`)).toEqual(['grpc pkg.Svc/Get 2', 'http2 GET 1']);
+    expect(a.serviceMap().map((e) => `${e.protocol} ${e.count}`)).toEqual(['grpc 2', 'http2 1']);
+    expect(a.protocols().map((p) => p.protocol)).toEqual(['grpc', 'http2']);
+    expect(a.incompleteRecords()).toEqual([{ reason: 'HTTP/2 header state unknown', count: 2 }]);
   });
 
   it('says which percentile method it used', () => {

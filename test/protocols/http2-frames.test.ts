@@ -12,38 +12,17 @@ import {
   detectHttp2, MAX_DEBUG, MAX_HEADER_BLOCK, MAX_SETTINGS, newHttp2ConnState, openHttp2Framers, Http2Framer,
 } from '../../src/protocols/http2/frames.js';
 import {
-  CLIENT_PREFACE, CONTINUATION, DATA, FLAG_ACK, FLAG_END_HEADERS, FLAG_END_STREAM, FLAG_PADDED, FLAG_PRIORITY,
+  CONTINUATION, DATA, FLAG_ACK, FLAG_END_HEADERS, FLAG_END_STREAM, FLAG_PADDED, FLAG_PRIORITY,
   GOAWAY, HEADERS, PING, PRIORITY, PUSH_PROMISE, RST_STREAM, SETTINGS, WINDOW_UPDATE, errorName,
 } from '../../src/protocols/http2/types.js';
 import type { H2Frame } from '../../src/protocols/http2/types.js';
 import { concat, enc, expectRobust, expectSplitInvariance, transcript } from './support.js';
 import type { Ev } from './support.js';
+import { frame, PREFACE, settingsPayload, u32 } from './http2-build.js';
 
-/** A frame as §4.1 lays it out: length(24) type(8) flags(8) R+stream(32), then the payload. */
-function frame(type: number, flags: number, stream: number, payload: Uint8Array = new Uint8Array(0), length = payload.length): Uint8Array {
-  const h = new Uint8Array(9 + payload.length);
-  h[0] = length >>> 16; h[1] = (length >>> 8) & 0xff; h[2] = length & 0xff;
-  h[3] = type; h[4] = flags;
-  new DataView(h.buffer).setUint32(5, stream >>> 0);
-  h.set(payload, 9);
-  return h;
-}
-
-const u32 = (...vs: number[]): Uint8Array => {
-  const b = new Uint8Array(4 * vs.length);
-  vs.forEach((v, i) => new DataView(b.buffer).setUint32(4 * i, v >>> 0));
-  return b;
-};
-const settingsPayload = (...pairs: [number, number][]): Uint8Array => concat(...pairs.map(([id, v]) => {
-  const b = new Uint8Array(6);
-  new DataView(b.buffer).setUint16(0, id);
-  new DataView(b.buffer).setUint32(2, v);
-  return b;
-}));
 const bytes = (n: number, fill = 0x61): Uint8Array => new Uint8Array(n).fill(fill);
 /** Some HPACK-looking bytes: indexed :method GET, :path /, a literal :authority. */
 const BLOCK = Uint8Array.from([0x82, 0x84, 0x41, 0x09, ...enc('localhost'), 0x87]);
-const PREFACE = enc(CLIENT_PREFACE);
 
 /** What a frame record shows: the frame as JSON, byte arrays as hex. */
 function describeFrame(f: H2Frame): string {

@@ -3,7 +3,7 @@
  * coding, read-until-close responses, HEAD/1xx/204/304 without bodies, pipelining. Bodies are
  * never buffered: their lengths go to the engine as bytes to skip.
  */
-import { latin1, matchAscii, parseDecimal, RecentText } from '../bytes.js';
+import { latin1, matchAscii, parseDecimal, pathOfTarget, RecentText } from '../bytes.js';
 import type { Framer, Step } from '../types.js';
 import { NEED } from '../types.js';
 import { BAD_FRAMING, bodyLength, chunkStep, Head, headLength, HOST, MAX_HEAD, UNTIL_CLOSE } from './head.js';
@@ -47,16 +47,7 @@ function targetPath(buf: Uint8Array, start: number, end: number, recent: RecentT
     while (i < end && buf[i] !== 0x3f && buf[i] !== 0x23) i++;
     if (i === end) return recent.get(buf, start, end);
   }
-  return stripTarget(latin1(buf, start, end));
-}
-
-function stripTarget(target: string): string {
-  let t = target;
-  const q = t.search(/[?#]/);
-  if (q !== -1) t = t.slice(0, q);
-  const abs = /^[a-zA-Z][a-zA-Z0-9+.-]*:\/\/[^/]*/.exec(t);
-  if (abs !== null) t = t.slice(abs[0].length) || '/';
-  return t;
+  return pathOfTarget(latin1(buf, start, end));
 }
 
 /** Common shape of both directions: a head, then a body delimited as the head says. */

@@ -3,7 +3,7 @@
  * delivers: one typed value per frame, a header block already joined from HEADERS or
  * PUSH_PROMISE and its CONTINUATION frames.
  */
-import type { Direction } from '../types.js';
+import type { Direction, FieldDef } from '../types.js';
 import type { CallMessages } from './grpc.js';
 
 /** Every frame starts with a 9-byte header: 24-bit length, type, flags, R bit + 31-bit stream id. */
@@ -108,3 +108,22 @@ export interface Http2ConnState {
   /** gRPC calls in progress by stream id: the framers count their DATA's messages here. */
   readonly grpc: Map<number, CallMessages>;
 }
+
+export const HTTP2_FIELDS: readonly FieldDef[] = [
+  { name: 'http2.method', type: 'string', description: 'Request :method' },
+  { name: 'http2.path', type: 'string', description: 'Request :path without query string' },
+  { name: 'http2.authority', type: 'string', description: 'Request :authority' },
+  { name: 'http2.status', type: 'u32', description: 'Response :status' },
+  { name: 'http2.stream_id', type: 'u32', description: 'Stream the exchange used' },
+  { name: 'http2.content_type', type: 'string', description: 'content-type of the request, else of the response' },
+];
+
+export const GRPC_FIELDS: readonly FieldDef[] = [
+  { name: 'grpc.service', type: 'string', description: 'package.Service called' },
+  { name: 'grpc.method', type: 'string', description: 'Method called' },
+  { name: 'grpc.status', type: 'string', description: 'grpc-status as gRPC names it (OK, NOT_FOUND, …)' },
+  { name: 'grpc.message', type: 'string', description: 'grpc-message, percent-decoded' },
+  { name: 'grpc.messages_in', type: 'u32', description: 'Length-prefixed messages the client sent' },
+  { name: 'grpc.messages_out', type: 'u32', description: 'Length-prefixed messages the server sent' },
+  { name: 'grpc.compressed', type: 'bool', description: 'Some message of the call was compressed' },
+];
