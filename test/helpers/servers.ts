@@ -130,6 +130,11 @@ export function startRedis(): Promise<Server> {
   });
 }
 
+/** nginx closes a connection after 1000 requests (1.19.7+, HTTP/2 too), which a load generator's
+ * multiplexed connection reaches in a fraction of a second; tests of long-lived HTTP/2 connections
+ * (a recording joining them mid-way) need them to stay open. */
+const H2_KEEPALIVE = 'keepalive_requests 10000000; keepalive_timeout 120s;';
+
 export interface NginxOptions {
   /** Cleartext HTTP/2 with prior knowledge (`listen … http2`) instead of HTTP/1.1. */
   readonly http2?: boolean;
@@ -152,6 +157,7 @@ http {
   access_log ${dir}/access.log kcap;
   client_body_temp_path ${dir}; proxy_temp_path ${dir}; fastcgi_temp_path ${dir}; uwsgi_temp_path ${dir}; scgi_temp_path ${dir};
   gzip on; gzip_types text/plain; gzip_min_length 1;
+  ${o.http2 === true ? H2_KEEPALIVE : ''}
   server { listen 127.0.0.1:${port}${o.http2 === true ? ' http2' : ''}; root ${dir}/www; }
 }
 `);
