@@ -99,7 +99,7 @@ describeBpf('e2e grpc: recorded by kcap', () => {
         expect(failed.every((row) => row.error === `kcap test asked for ${row.status}`)).toBe(true);
         expect(r.connections.byProtocol).toEqual([{ protocol: 'grpc', count: 1 }]);
         expect(r.connections.bothEndsJoined).toBe(both ? 1 : 0);
-        expect(r.incomplete).toMatchObject({ lostEvents: 0, requestsWithoutResponse: 0, responsesWithoutRequest: 0, invalidFrames: 0 });
+        expect(r.incomplete).toMatchObject({ lostEvents: 0, requestsWithoutResponse: 0, responsesWithoutRequest: 0, invalidFrames: 0, incompleteRecords: [] });
       });
     }
   });
@@ -136,7 +136,7 @@ describeBpf('e2e grpc: recorded by kcap', () => {
         expect(countByStatus(r, 'grpc')).toEqual({ OK: 3 * ETCD_KEYS });
         expect(r.connections.byProtocol).toEqual([{ protocol: 'grpc', count: 3 * ETCD_KEYS }]);
         expect(r.connections.bothEndsJoined).toBe(both ? 3 * ETCD_KEYS : 0);
-        expect(r.incomplete).toMatchObject({ lostEvents: 0, requestsWithoutResponse: 0, responsesWithoutRequest: 0 });
+        expect(r.incomplete).toMatchObject({ lostEvents: 0, requestsWithoutResponse: 0, responsesWithoutRequest: 0, incompleteRecords: [] });
       });
     }
   });
