@@ -97,7 +97,8 @@ describeBpf('e2e grpc: recorded by kcap', () => {
         // Every non-OK call is an error carrying the server's grpc-message.
         const failed = rows.filter((row) => row.protocol === 'grpc' && row.status !== 'OK');
         expect(failed.every((row) => row.error === `kcap test asked for ${row.status}`)).toBe(true);
-        expect(r.connections.byProtocol).toEqual([{ protocol: 'grpc', count: 1 }]);
+        // gRPC calls are reported as grpc; the connection carrying them is HTTP/2.
+        expect(r.connections.byProtocol).toEqual([{ protocol: 'http2', count: 1 }]);
         expect(r.connections.bothEndsJoined).toBe(both ? 1 : 0);
         expect(r.incomplete).toMatchObject({ lostEvents: 0, requestsWithoutResponse: 0, responsesWithoutRequest: 0, invalidFrames: 0, incompleteRecords: [] });
       });
@@ -134,7 +135,7 @@ describeBpf('e2e grpc: recorded by kcap', () => {
           'etcdserverpb.KV/Put': said.puts, 'etcdserverpb.KV/Range': said.gets, 'etcdserverpb.KV/DeleteRange': said.dels,
         });
         expect(countByStatus(r, 'grpc')).toEqual({ OK: 3 * ETCD_KEYS });
-        expect(r.connections.byProtocol).toEqual([{ protocol: 'grpc', count: 3 * ETCD_KEYS }]);
+        expect(r.connections.byProtocol).toEqual([{ protocol: 'http2', count: 3 * ETCD_KEYS }]);
         expect(r.connections.bothEndsJoined).toBe(both ? 3 * ETCD_KEYS : 0);
         expect(r.incomplete).toMatchObject({ lostEvents: 0, requestsWithoutResponse: 0, responsesWithoutRequest: 0, incompleteRecords: [] });
       });
