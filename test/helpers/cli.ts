@@ -6,6 +6,7 @@
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import type { AnalysisResult } from '../../src/analyze/analyze.js';
+import type { RequestRow } from '../../src/report/requests.js';
 
 const ROOT = new URL('../../', import.meta.url).pathname;
 const CLI = join(ROOT, 'src/cli/main.ts');
@@ -97,4 +98,11 @@ export function countByStatus(r: AnalysisResult, protocol: string): Record<strin
     for (const s of e.statuses) out[s.status] = (out[s.status] ?? 0) + s.count;
   }
   return out;
+}
+
+/** `kcap requests FILE [FILTER…] --json`, one row per request. */
+export async function requestRows(file: string, extra: readonly string[] = []): Promise<RequestRow[]> {
+  const r = await kcap(['requests', file, ...extra, '--json']);
+  if (r.code !== 0) throw new Error(`kcap requests ${file} exited ${r.code}: ${r.stderr}`);
+  return r.stdout === '' ? [] : r.stdout.trimEnd().split('\n').map((l) => JSON.parse(l) as RequestRow);
 }

@@ -130,13 +130,23 @@ export function startRedis(): Promise<Server> {
   });
 }
 
+/** nginx closes a connection after 1000 requests (1.19.7+, HTTP/2 too), which a load generator's
+ * multiplexed connection reaches in a fraction of a second; tests of long-lived HTTP/2 connections
+ * (a recording joining them mid-way) need them to stay open. */
+const H2_KEEPALIVE = 'keepalive_requests 10000000; keepalive_timeout 120s;';
+
+export interface NginxOptions {
+  /** Cleartext HTTP/2 with prior knowledge (`listen … http2`) instead of HTTP/1.1. */
+  readonly http2?: boolean;
+}
+
 /**
  * nginx (master + one worker) serving `files` (name → content) from DIR/www; its access log
  * (DIR/access.log, "METHOD URI STATUS" a line) is read by `accessLog`. gzip is on, so answers
  * to a client that asks for compression are chunked; other clients get them as they are.
  */
-export async function startNginx(files: Readonly<Record<string, string>>): Promise<Server & { accessLog(): string[] }> {
-  const s = await guarded('nginx', async (dir, port, cleanups) => {
+export async function startNginx(files: Readonly<Record<string, string>>, o: NginxOptions = {}): Promise<Server & { accessLog(): string[] }> {
+  const s = await guarded(o.http2 === true ? 'nginx-h2' : 'nginx', async (dir, port, cleanups) => {
     mkdirSync(join(dir, 'www'));
     for (const [name, content] of Object.entries(files)) writeFileSync(join(dir, 'www', name), content);
     writeFileSync(join(dir, 'nginx.conf'), `daemon off; master_process on; worker_processes 1;
@@ -147,7 +157,8 @@ http {
   access_log ${dir}/access.log kcap;
   client_body_temp_path ${dir}; proxy_temp_path ${dir}; fastcgi_temp_path ${dir}; uwsgi_temp_path ${dir}; scgi_temp_path ${dir};
   gzip on; gzip_types text/plain; gzip_min_length 1;
-  server { listen 127.0.0.1:${port}; root ${dir}/www; }
+  ${o.http2 === true ? H2_KEEPALIVE : ''}
+  server { listen 127.0.0.1:${port}${o.http2 === true ? ' http2' : ''}; root ${dir}/www; }
 }
 `);
     const pid = daemon(cleanups, 'nginx', ['-c', join(dir, 'nginx.conf'), '-p', dir], dir);
@@ -236,4 +247,65 @@ export async function startMariadb(): Promise<Server & { admin(sql: string): Pro
     return pid;
   });
   return { ...s, admin };
+}
+
+/** Debian's own Python, which has python3-grpcio (the `python3` first on PATH may not). */
+export const DEBIAN_PYTHON = '/usr/bin/python3';
+/** The gRPC peer of the end-to-end tests (server and client; see its docstring). */
+export const GRPC_PEER = join(ROOT, 'test/e2e/clients/grpc_peer.py');
+
+/** Resolves once `child` prints a line matching `ready` on stdout; rejects if it exits first. */
+function printed(child: ChildProcess, ready: RegExp, timeoutMs = 30_000): Promise<void> {
+  return new Promise((resolve, reject) => {
+    let out = '';
+    const timer = setTimeout(() => reject(new Error(`no line matching ${ready} within ${timeoutMs} ms`)), timeoutMs);
+    child.stdout!.on('data', (d: Buffer) => {
+      out += d.toString();
+      if (ready.test(out)) { clearTimeout(timer); resolve(); }
+    });
+    child.once('exit', (code) => { clearTimeout(timer); reject(new Error(`exited ${code} before it was ready`)); });
+  });
+}
+
+/** The python3-grpcio server of kcap.test.Echo (test/e2e/clients/grpc_peer.py), ready once it says so. */
+export function startGrpcPeer(): Promise<Server> {
+  return guarded('grpc-peer', async (dir, port, cleanups) => {
+    const child = spawn(DEBIAN_PYTHON, [GRPC_PEER, 'server', '--port', String(port)], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
+    child.stderr!.resume();
+    cleanups.push(() => stopChild(child));
+    await printed(child, /^ready /m);
+    return child.pid!;
+  });
+}
+
+/** Where etcdctl reaches the server, and its environment (API v3). */
+export function etcdctlArgs(port: number): { readonly args: readonly string[]; readonly env: NodeJS.ProcessEnv } {
+  return { args: [`--endpoints=http://127.0.0.1:${port}`], env: { ...process.env, ETCDCTL_API: '3' } };
+}
+
+/** A one-member etcd (grpc-go) with its client port `port` and a second free port for peers; ready once
+ * `etcdctl endpoint health` says so. */
+export function startEtcd(): Promise<Server> {
+  return guarded('etcd', async (dir, port, cleanups) => {
+    const client = `http://127.0.0.1:${port}`;
+    const peer = `http://127.0.0.1:${await freePort()}`;
+    const pid = daemon(cleanups, 'etcd', ['--data-dir', join(dir, 'etcd'), '--listen-client-urls', client, '--advertise-client-urls', client,
+      '--listen-peer-urls', peer, '--initial-advertise-peer-urls', peer, '--initial-cluster', `default=${peer}`], dir);
+    await etcdHealthy(port);
+    return pid;
+  });
+}
+
+async function etcdHealthy(port: number, timeoutMs = 30_000): Promise<void> {
+  const { args, env } = etcdctlArgs(port);
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      await execFileP('etcdctl', [...args, '--command-timeout=2s', 'endpoint', 'health'], { env, timeout: 5000 });
+      return;
+    } catch (e) {
+      if (Date.now() > until) throw new Error(`etcd on 127.0.0.1:${port} not healthy: ${(e as Error).message}`);
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  }
 }
