@@ -52,6 +52,11 @@ export class ConnectionDissection {
     return this.linesNum === ev.num ? this.lines : undefined;
   }
 
+  /** Socket ends followed now. */
+  get followed(): number {
+    return this.ends.size;
+  }
+
   /** The kernel lost events: every followed stream may have a hole of unknown size. */
   lost(): void {
     for (const end of this.ends.values()) {

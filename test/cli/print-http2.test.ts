@@ -15,7 +15,7 @@ import {
   DATA, FLAG_ACK, FLAG_END_HEADERS, FLAG_END_STREAM, HEADERS, SETTINGS,
 } from '../../src/protocols/http2/types.js';
 import { kcap } from '../helpers/cli.js';
-import { CLOCK, CaptureBuilder, MACHINE, sockaddrIn, tupleFields } from '../helpers/source.js';
+import { CLOCK, CaptureBuilder, MACHINE, linesByEvent, sockaddrIn, tupleFields } from '../helpers/source.js';
 import { STATIC, frame, headersBlock, preface, settingsPayload } from '../protocols/http2-build.js';
 import { concat, enc } from '../protocols/support.js';
 
@@ -80,23 +80,11 @@ beforeAll(async () => {
 
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-/** stdout cut into events: each event's first line number → the lines printed under it. */
-function byEvent(stdout: string): Map<number, string[]> {
-  const out = new Map<number, string[]>();
-  let current: string[] = [];
-  for (const line of stdout.split('\n')) {
-    const m = /^(\d+) \d{4}-/.exec(line);
-    if (m !== null) out.set(Number(m[1]), (current = []));
-    else current.push(line);
-  }
-  return out;
-}
-
 describe('kcap print -A on HTTP/2', () => {
   it('shows frames and decoded headers under each write and read, both ends alike', async () => {
     const r = await kcap(['print', '-A', '-q', file]);
     expect(r.code).toBe(0);
-    const ev = byEvent(r.stdout);
+    const ev = linesByEvent(r.stdout);
     const request = [
       '  client preface PRI * HTTP/2.0',
       '  SETTINGS stream=0 length=6 MAX_CONCURRENT_STREAMS=100',
@@ -119,7 +107,7 @@ describe('kcap print -A on HTTP/2', () => {
 
   it('leaves other protocols as raw text', async () => {
     const r = await kcap(['print', '-A', '-q', file]);
-    expect(byEvent(r.stdout).get(n.http1)).toEqual(['GET /plain HTTP/1.1.', 'Host: x.', '.', '', '']); // the last event: its payload's newline, then the event's
+    expect(linesByEvent(r.stdout).get(n.http1)).toEqual(['GET /plain HTTP/1.1.', 'Host: x.', '.', '', '']); // the last event: its payload's newline, then the event's
   });
 
   it('decodes what a filter shows from the connection as it was, hidden events included', async () => {
