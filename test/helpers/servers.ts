@@ -134,8 +134,9 @@ export function startRedis(): Promise<Server> {
  * nginx (master + one worker) serving `files` (name → content) from DIR/www; its access log
  * (DIR/access.log, "METHOD URI STATUS" a line) is read by `accessLog`. gzip is on, so answers
  * to a client that asks for compression are chunked; other clients get them as they are.
+ * `http2`: cleartext HTTP/2 with prior knowledge only (`listen … http2`).
  */
-export async function startNginx(files: Readonly<Record<string, string>>): Promise<Server & { accessLog(): string[] }> {
+export async function startNginx(files: Readonly<Record<string, string>>, o: { readonly http2?: boolean } = {}): Promise<Server & { accessLog(): string[] }> {
   const s = await guarded('nginx', async (dir, port, cleanups) => {
     mkdirSync(join(dir, 'www'));
     for (const [name, content] of Object.entries(files)) writeFileSync(join(dir, 'www', name), content);
@@ -147,7 +148,7 @@ http {
   access_log ${dir}/access.log kcap;
   client_body_temp_path ${dir}; proxy_temp_path ${dir}; fastcgi_temp_path ${dir}; uwsgi_temp_path ${dir}; scgi_temp_path ${dir};
   gzip on; gzip_types text/plain; gzip_min_length 1;
-  server { listen 127.0.0.1:${port}; root ${dir}/www; }
+  server { listen 127.0.0.1:${port}${o.http2 ? ' http2' : ''}; root ${dir}/www; }
 }
 `);
     const pid = daemon(cleanups, 'nginx', ['-c', join(dir, 'nginx.conf'), '-p', dir], dir);
