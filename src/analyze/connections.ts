@@ -12,7 +12,7 @@ import type { KEvent } from '../probe/event.js';
 import { endpointText } from '../probe/net.js';
 import type { FdInfo } from '../probe/state.js';
 import {
-  detectProtocol, type ConnectionParser, type Direction, type L7Record, type Transport,
+  detectProtocol, type ConnectionParser, type Direction, type L7Record, type ProtocolSpec, type Transport,
 } from '../protocols/index.js';
 
 /** One end of a request: its address and, when it was traced, the process. */
@@ -58,7 +58,7 @@ export interface ConnectionStats {
 
 const NO_PEER: Peer = { addr: '', port: 0, pid: 0, comm: '', containerId: '' };
 /** Data events examined before a connection is declared unknown. */
-const DETECT_ATTEMPTS = 4;
+export const DETECT_ATTEMPTS = 4;
 const AF_INET = 2;
 const AF_INET6 = 10;
 const IPPROTO_TCP = 6;
@@ -66,6 +66,37 @@ const IPPROTO_UDP = 17;
 const EINPROGRESS = -115;
 /** Linux pids are below 2^22, so gen * PID_SPACE + pid is exact while gen < 2^31. */
 const PID_SPACE = 0x40_0000;
+
+/** A socket end's key for the whole replay: the pair (process, fd generation), since a forked child shares its parent's fd entries. */
+export function socketKey(pid: number, fd: FdInfo): number {
+  return fd.gen * PID_SPACE + pid;
+}
+
+/** What the bytes of one syscall on a connection end say about it. */
+export interface EndDetection {
+  readonly protocol: ProtocolSpec;
+  /** Whether this end is the connection's client. */
+  readonly isClient: boolean;
+}
+
+/**
+ * The protocol of a connection end from the bytes one of its syscalls moved (`outgoing`: written
+ * by this end). `isClient` undefined (role unknown): the protocol's own view of which side such
+ * bytes come from decides it; `serverPort` is only a hint.
+ */
+export function detectEnd(payload: Uint8Array, outgoing: boolean, transport: Transport, isClient: boolean | undefined,
+  serverPort?: number): EndDetection | undefined {
+  if (isClient !== undefined) {
+    const found = detectProtocol(payload, outgoing === isClient ? 'req' : 'resp', transport, serverPort);
+    return found && { protocol: found.protocol, isClient };
+  }
+  const asReq = detectProtocol(payload, 'req', transport);
+  const asResp = detectProtocol(payload, 'resp', transport);
+  const req = asReq?.confidence ?? 0;
+  const resp = asResp?.confidence ?? 0;
+  const found = req >= resp ? asReq : asResp;
+  return found && { protocol: found.protocol, isClient: (req >= resp) === outgoing };
+}
 
 interface ProcessRef {
   readonly pid: number;
@@ -174,9 +205,8 @@ export class ConnectionTracker {
   private connFor(ev: KEvent, fd: FdInfo, l4: 'tcp' | 'udp', raddr: string, rport: number): Conn {
     // An unconnected datagram socket talks to many peers: one conversation per peer.
     const perPeer = l4 === 'udp' && fd.rport === 0;
-    // A forked child shares its parent's fd entries, so the key is the pair (process, fd generation).
-    const socketKey = fd.gen * PID_SPACE + ev.pid;
-    const key = perPeer ? `${socketKey}/${endpointText(raddr, rport)}` : socketKey;
+    const end = socketKey(ev.pid, fd);
+    const key = perPeer ? `${end}/${endpointText(raddr, rport)}` : end;
     let c = this.conns.get(key);
     if (c) return c;
     const remote = { addr: raddr, port: rport };
@@ -203,22 +233,12 @@ export class ConnectionTracker {
     if (payload.length === 0) return false;
     const transport: Transport = c.l4 === 'udp' ? 'datagram' : 'stream';
     const serverPort = c.roleKnown ? (c.isClient ? c.remote.port : c.local.port) : undefined;
-    let found = c.roleKnown
-      ? detectProtocol(payload, outgoing === c.isClient ? 'req' : 'resp', transport, serverPort)
-      : undefined;
-    if (!c.roleKnown) {
-      // Unknown role: the protocol's own view of which side these bytes came from decides it.
-      const asReq = detectProtocol(payload, 'req', transport);
-      const asResp = detectProtocol(payload, 'resp', transport);
-      const req = asReq?.confidence ?? 0;
-      const resp = asResp?.confidence ?? 0;
-      found = req >= resp ? asReq : asResp;
-      if (found) c.isClient = (req >= resp) === outgoing;
-    }
+    const found = detectEnd(payload, outgoing, transport, c.roleKnown ? c.isClient : undefined, serverPort);
     if (!found) {
       if (++c.attempts >= DETECT_ATTEMPTS) this.giveUp(c);
       return false;
     }
+    c.isClient = found.isClient;
     c.parser = found.protocol.open({ transport });
     this.parsedEnds.set(c.joinKey, c);
     const name = found.protocol.name;
@@ -242,11 +262,11 @@ export class ConnectionTracker {
   private closeFd(pid: number, fd: FdInfo): void {
     const owner = ownerKey(fd.l4proto, fd.laddr, fd.lport);
     if (this.owners.get(owner)?.pid === pid) this.owners.delete(owner);
-    const socketKey = fd.gen * PID_SPACE + pid;
-    const c = this.conns.get(socketKey);
+    const end = socketKey(pid, fd);
+    const c = this.conns.get(end);
     if (c) this.end(c);
     if (fd.l4proto !== IPPROTO_UDP) return;
-    const prefix = `${socketKey}/`;
+    const prefix = `${end}/`;
     for (const [key, conv] of this.conns) {
       if (typeof key === 'string' && key.startsWith(prefix)) this.end(conv);
     }

@@ -14,6 +14,11 @@ import { ReplayState } from './state.js';
 export interface ReplayOptions extends ConvertOptions {
   /** Only events this returns true for reach the visitor. */
   readonly filter?: (ev: KEvent) => boolean;
+  /**
+   * Sees every kept event, selected or not, just before the filter: for consumers that follow
+   * state the filter must not hide (`kcap print -A` reads each connection's bytes in full).
+   */
+  readonly observe?: Visitor;
 }
 
 export type Visitor = (ev: KEvent) => void;
@@ -42,11 +47,13 @@ export class Replayer {
   readonly converter: Converter;
   readonly stats: ReplayStats = { records: 0, events: 0, selected: 0, dropped: 0, malformed: 0, lost: 0, problems: [] };
   private readonly filter: ((ev: KEvent) => boolean) | undefined;
+  private readonly observe: Visitor | undefined;
   private readonly headerSize: number;
 
   constructor(info: SourceInfo, opts: ReplayOptions = {}) {
     this.converter = new Converter(info.schema, new ReplayState(info.tables), info.clock, opts);
     this.filter = opts.filter;
+    this.observe = opts.observe;
     this.headerSize = info.schema.headerSize;
   }
 
@@ -58,6 +65,7 @@ export class Replayer {
     const stats = this.stats;
     const conv = this.converter;
     const filter = this.filter;
+    const observe = this.observe;
     const ev = conv.event;
     // A plain view, not the Buffer a reader or the recorder may hand over: subarrays of a Buffer
     // are Buffers, several times dearer to make, and a mix of both kinds slows every access site.
@@ -76,6 +84,7 @@ export class Replayer {
       const verdict = conv.convert(off, length, ++stats.records);
       if (verdict === 'kept') {
         stats.events++;
+        if (observe !== undefined) observe(ev);
         if (filter === undefined || filter(ev)) {
           stats.selected++;
           visit(ev);

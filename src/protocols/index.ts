@@ -4,7 +4,7 @@
  * connection (from `open` of the detected protocol) and collects the L7Records it returns.
  */
 export type {
-  ConnectionParser, Direction, FieldDef, FieldType, FieldValue, L7Record, ParserOptions, ParserStats,
+  ConnectionParser, Direction, DissectLine, Dissector, FieldDef, FieldType, FieldValue, L7Record, ParserOptions, ParserStats,
   ProtocolSpec, Reply, Transport,
 } from './types.js';
 export { COMMON_FIELDS, commonFieldValues, fieldPrefix, type CommonFieldDef } from './fields.js';

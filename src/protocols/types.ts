@@ -180,6 +180,25 @@ export interface ConnectionParser {
   readonly stats: Readonly<ParserStats>;
 }
 
+/**
+ * One line of a dissection: text (raw: the renderer escapes control characters and indents it),
+ * or payload bytes the protocol carries (a body), which the renderer shows as it shows payloads.
+ * Bytes are a view into the caller's input: valid only until the dissector's next call.
+ */
+export type DissectLine = string | Uint8Array;
+
+/**
+ * Renders one connection's bytes as a reader wants to see them (`kcap print -A`): frames,
+ * decoded headers, what was lost. Fed every read/write of the connection in order, like a
+ * ConnectionParser; never throws, and keeps bounded state whatever the bytes say.
+ */
+export interface Dissector {
+  /** Lines for the bytes of one syscall; `size` as in ConnectionParser.data (beyond it: a gap). */
+  data(dir: Direction, bytes: Uint8Array, size?: number): readonly DissectLine[];
+  /** A known hole of `size` bytes in `dir` (lost events). */
+  gap(dir: Direction, size: number): readonly DissectLine[];
+}
+
 /** One protocol, as the registry knows it. */
 export interface ProtocolSpec {
   /** Short lower-case name (its fields have their own prefix: see fieldPrefix in fields.ts). */
@@ -196,4 +215,6 @@ export interface ProtocolSpec {
    */
   detect(first: Uint8Array, dir: Direction, port?: number): number;
   open(options?: ParserOptions): ConnectionParser;
+  /** A per-connection dissector for `kcap print -A`, for protocols whose bytes raw text hides. */
+  dissect?(): Dissector;
 }

@@ -8,7 +8,8 @@ import type { KEvent } from '../probe/event.js';
 import { endpointText, parseSockaddr } from '../probe/net.js';
 import { RecordDecoder, isDecodeFailure, type FieldValue } from '../schema/decode.js';
 import type { ResolvedField, VarSpec } from '../schema/schema.js';
-import { utcText } from './units.js';
+import type { DissectLine } from '../protocols/index.js';
+import { oneLine, utcText } from './units.js';
 
 /** How payload bytes are shown: short printable excerpt, all printable (-A), hex dump (-X). */
 export type PayloadStyle = 'short' | 'ascii' | 'hex';
@@ -112,8 +113,19 @@ function fdText(ev: KEvent): string {
   return `${num}(${ev.fd.kind}${mark} ${proto}${ev.fd.name})`.replace(' )', ')');
 }
 
-/** One line per event (more with -A/-X payloads): num time cpu comm (pid:tid) dir type fd args. */
-export function formatLine(ev: KEvent, opts: FormatOptions): string {
+/**
+ * A protocol dissector's lines under an event: text indented and kept to one line each, carried
+ * payload bytes printable as -A shows any payload.
+ */
+export function dissectedText(lines: readonly DissectLine[]): string {
+  return lines.map((l) => (typeof l === 'string' ? `  ${oneLine(l)}` : printable(l, true))).join('\n');
+}
+
+/**
+ * One line per event (more with -A/-X payloads): num time cpu comm (pid:tid) dir type fd args.
+ * With -A, `dissected` (the lines of the connection's protocol dissector) replaces the raw text.
+ */
+export function formatLine(ev: KEvent, opts: FormatOptions, dissected?: readonly DissectLine[]): string {
   const parts = [
     String(ev.num), utcText(ev.utcNs), String(ev.cpu), ev.thread.comm || '?', `(${ev.pid}:${ev.tid})`,
     ev.dir === 'in' ? '<' : ev.dir === 'out' ? '>' : '-', ev.name,
@@ -130,6 +142,7 @@ export function formatLine(ev: KEvent, opts: FormatOptions): string {
     parts.push(`data=${printable(cut, false)}${data.length > SHORT_PAYLOAD ? '...' : ''}`);
     return parts.join(' ');
   }
+  if (opts.payload === 'ascii' && dissected !== undefined) return `${parts.join(' ')}\n${dissectedText(dissected)}`;
   return `${parts.join(' ')}\n${opts.payload === 'hex' ? hexDump(data) : printable(data, true)}`;
 }
 

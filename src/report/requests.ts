@@ -11,7 +11,7 @@ import type { RequestSummary } from '../analyze/result.js';
 import { bootToUtcNs, type ClockAnchor } from '../capture/source.js';
 import { endpointText } from '../probe/net.js';
 import type { FieldValue, L7Record } from '../protocols/index.js';
-import { bytesText, durationText, utcText } from './units.js';
+import { bytesText, durationText, oneLine, utcText } from './units.js';
 
 /** One request as both renderings show it; the JSON object has exactly these keys, in this order. */
 export interface RequestRow extends RequestSummary {
@@ -55,10 +55,6 @@ export function requestRow(rec: L7Record, ctx: ConnContext, clock: ClockAnchor):
   };
 }
 
-/** Control characters as \xNN, so a request is always one line whatever its bytes were. */
-function oneLine(s: string): string {
-  return s.replace(/[\x00-\x1f\x7f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
-}
 
 function cut(s: string, width: number): string {
   return s.length <= width ? s : `${s.slice(0, width - 1)}…`;

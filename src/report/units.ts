@@ -42,3 +42,8 @@ function sig3(v: number): string {
   // Thresholds are where rounding adds a digit: 9.996 is 10.0, not 10.00.
   return a >= 99.95 ? v.toFixed(0) : a >= 9.995 ? v.toFixed(1) : v.toFixed(2);
 }
+
+/** Control characters as \xNN, so text from a capture is always one line whatever its bytes were. */
+export function oneLine(s: string): string {
+  return s.replace(/[\x00-\x1f\x7f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
+}

@@ -159,3 +159,15 @@ export async function collectEvents(source: EventSource, filter?: string): Promi
   await printEvents(source, (t) => { text += t; }, { json: true, ...(filter ? { filter: compileFilter(filter) } : {}) });
   return text === '' ? [] : text.trimEnd().split('\n').map((line) => JSON.parse(line) as PrintedEvent);
 }
+
+/** `kcap print` text cut into events: each event's number → the lines printed under it (-A, -X). */
+export function linesByEvent(text: string): Map<number, string[]> {
+  const out = new Map<number, string[]>();
+  let current: string[] = [];
+  for (const line of text.split('\n')) {
+    const m = /^(\d+) \d{4}-/.exec(line);
+    if (m !== null) out.set(Number(m[1]), (current = []));
+    else current.push(line);
+  }
+  return out;
+}

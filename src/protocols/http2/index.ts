@@ -5,6 +5,7 @@
  */
 import { openParser } from '../engine.js';
 import type { ParserOptions, ProtocolSpec } from '../types.js';
+import { openHttp2Dissector } from './dissect.js';
 import { detectHttp2, Http2Framer, newHttp2ConnState } from './frames.js';
 import { Http2Pairer } from './pair.js';
 import { GRPC_FIELDS, HTTP2_FIELDS } from './types.js';
@@ -26,6 +27,7 @@ export const http2: ProtocolSpec = {
   fields: HTTP2_FIELDS,
   detect: (first, dir) => detectHttp2(first, dir),
   open,
+  dissect: openHttp2Dissector,
 };
 
 export const grpc: ProtocolSpec = {
