@@ -20,7 +20,7 @@
 #define S_IFMT 0170000
 #define S_IFSOCK 0140000
 #define SOCKADDR_MAX 128 /* sizeof(struct sockaddr_storage) */
-#define IOV_MAX_READ 16  /* iovecs followed per call; payload beyond them is not kept */
+#define IOV_MAX_READ 1024 /* iovecs followed per call: UIO_MAXIOV, all a call may pass (gRPC writes a frame in dozens) */
 #define MMSG_MAX 16      /* messages reported per sendmmsg/recvmmsg call */
 #define MMSG_IOV_MAX 1   /* iovecs followed per message of sendmmsg/recvmmsg (verifier budget) */
 #define PATH_MAX_READ 4096
@@ -477,17 +477,18 @@ INLINE void add_user(struct rec *r, __u32 idx, __u64 src, __u64 n)
 INLINE void add_iov(struct rec *r, __u32 idx, __u64 iov, __u64 cnt, __u64 limit, int max_iov)
 {
 	__u32 done = 0;
-	for (int i = 0; i < max_iov; i++) {
+	/* One fork per iovec that goes on (clipping to what is left); every other test leaves the
+	 * loop, so the verifier's work grows with max_iov, not exponentially. A zero-length read is
+	 * allowed, which spares a test. */
+	for (int i = 0; i < max_iov && i < cnt && done < limit; i++) {
 		struct { __u64 base; __u64 len; } v;
-		if (i >= cnt || done >= limit)
-			break;
 		if (bpf_probe_read_user(&v, sizeof(v), (const void *)(iov + 16 * i)))
 			break;
-		__u64 n = v.len;
-		if (n > limit - done)
-			n = limit - done;
+		__u64 n = limit - done;
+		if (v.len < n)
+			n = v.len;
 		n = bounded(n);
-		if (n && bpf_probe_read_user(r->buf + bounded(r->pos + done), n, (const void *)v.base))
+		if (bpf_probe_read_user(r->buf + bounded(r->pos + done), n, (const void *)v.base))
 			break;
 		done += n;
 	}

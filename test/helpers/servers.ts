@@ -83,6 +83,11 @@ export async function stopChild(child: ChildProcess): Promise<void> {
 }
 
 export function removeDir(dir: string): void {
+  // KCAP_KEEP_TEST_FILES=1 keeps the captures a failing test made, to read them afterwards.
+  if (process.env.KCAP_KEEP_TEST_FILES === '1') {
+    process.stderr.write(`kept ${dir}\n`);
+    return;
+  }
   rmSync(dir, { recursive: true, force: true });
 }
 

@@ -32,6 +32,7 @@ r['client'] = c.fileno(); r['conn'] = conn.fileno(); r['cport'] = c.getsockname(
 r['sent'] = os.sendfile(c.fileno(), fd, 0, 12)
 conn.recv(100)
 c.sendmsg([b'ab', b'cd']); conn.recvmsg(10)
+c.sendmsg([b'%c' % (65 + i % 26) for i in range(200)]); conn.recv(300)  # gRPC writes frames in as many iovecs
 c.shutdown(socket.SHUT_WR)
 u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); u2 = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
 u2.bind(('127.0.0.1', 0)); r['uport'] = u2.getsockname()[1]
@@ -124,7 +125,9 @@ describeBpf('BPF probes: every syscall family', () => {
   it('transfers: sendfile, sendmsg across iovecs, recvmsg, sendto/recvfrom with addresses', () => {
     const sf = one('sendfile', (r) => r.fields.fd === got.client);
     expect([sf.fields.in_fd, sf.fields.res, sf.fields.rport]).toEqual([got.fd, got.sent, got.port]);
-    expect(data(one('sendmsg', (r) => r.fields.fd === got.client)).toString()).toBe('abcd');
+    expect(data(one('sendmsg', (r) => r.fields.fd === got.client && r.fields.res === 4)).toString()).toBe('abcd');
+    const many = Array.from({ length: 200 }, (_, i) => String.fromCharCode(65 + (i % 26))).join('');
+    expect(data(one('sendmsg', (r) => r.fields.fd === got.client && r.fields.res === 200)).toString()).toBe(many);
     expect(data(one('recvmsg', (r) => r.fields.fd === got.conn)).toString()).toBe('abcd');
     const st = one('sendto', (r) => data(r).toString() === 'dgram');
     expect([st.fields.l4proto, sockaddrPort(data(st, 'addr'))]).toEqual([17, got.uport]);
