@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { grpc, http2 } from '../../src/protocols/http2/index.js';
-import { INCOMPLETE_HEADERS } from '../../src/protocols/http2/pair.js';
+import { INCOMPLETE_END, INCOMPLETE_HEADERS } from '../../src/protocols/http2/pair.js';
 import { SETTINGS_HEADER_TABLE_SIZE } from '../../src/protocols/http2/types.js';
 import type { L7Record, ParserStats } from '../../src/protocols/types.js';
 import {
@@ -137,6 +137,44 @@ describe('http2 streams', () => {
     c.req(c.ask(1, get('/never')));
     const [r] = run(http2, c.events);
     expect(summary(r!)).toBe('http2 GET /never  missing');
+  });
+
+  /** A download whose later frame headers fall beyond the snaplen of one big read, as curl's do. */
+  function download(endSeen: boolean): Ev[] {
+    const c = new Conversation();
+    c.req(c.ask(1, get('/big.txt'))).resp(c.answer(1, ok()));
+    const body = new Uint8Array(100);
+    c.resp(data(1, body), data(1, body), ...(endSeen ? [] : [data(1, body, true)]));
+    if (endSeen) c.resp(data(1, body, true));
+    return c.events;
+  }
+
+  it('keeps a response whose END_STREAM was lost beyond the snaplen, answered, its end marked unknown', () => {
+    const events = download(false);
+    const [r] = run(http2, events, { snaplen: 120 });
+    expect(summary(r!)).toBe('http2 GET /big.txt 200 paired');
+    expect(r!.incomplete).toBe(INCOMPLETE_END);
+    // It ended, at the latest, with the read that lost it.
+    expect(r!.endTs).toBe(events.at(-1)!.ts);
+    expect(run(http2, events)[0]!.incomplete).toBeUndefined();
+  });
+
+  it('marks nothing when the END_STREAM after such a loss is seen', () => {
+    const [r] = run(http2, download(true), { snaplen: 120 });
+    expect(summary(r!)).toBe('http2 GET /big.txt 200 paired');
+    expect(r!.incomplete).toBeUndefined();
+  });
+
+  it('opens the stream of a HEADERS frame cut by lost bytes, its headers unknown rather than dropped', () => {
+    const c = new Conversation();
+    const big: Fields = [...get('/cut'), ['cookie', 'c'.repeat(300)]];
+    c.req(c.ask(1, big)).resp(c.answer(1, ok(), true));
+    c.req(c.ask(3, get('/next'))).resp(c.answer(3, ok(), true));
+    const records = run(http2, c.events, { snaplen: 60 });
+    // The next request's :authority is an entry the lost block inserted: unknown too, and said so.
+    expect(records.map((r) => `${summary(r)} | ${r.incomplete ?? ''}`)).toEqual([
+      `http2   200 paired | ${INCOMPLETE_HEADERS}`, `http2 GET /next 200 paired | ${INCOMPLETE_HEADERS}`,
+    ]);
   });
 
   it('counts a response to a stream begun before the capture as unmatched, once', () => {

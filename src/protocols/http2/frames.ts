@@ -240,6 +240,26 @@ function headerFrame(f: BlockStart, block: Uint8Array, complete: boolean): H2Fra
 }
 
 /**
+ * The fields a HEADERS or PUSH_PROMISE frame has before its block (pad length, promised id or
+ * priority), and where the block starts; an error, or undefined until `buf` holds the fields.
+ */
+function blockHead(buf: Uint8Array, type: number, length: number, flags: number, stream: number): { first: BlockStart; start: number; pad: number } | string | undefined {
+  const isPush = type === PUSH_PROMISE;
+  const padded = (flags & FLAG_PADDED) !== 0;
+  const before = (padded ? 1 : 0) + (isPush ? 4 : flags & FLAG_PRIORITY ? 5 : 0);
+  if (length < before) return 'header frame shorter than its fields';
+  if (buf.length < FRAME_HEADER + before) return undefined;
+  const pad = padded ? (buf[FRAME_HEADER] as number) : 0;
+  if (pad > length - before) return 'header frame padding longer than its payload';
+  const first: BlockStart = {
+    type: isPush ? 'push-promise' : 'headers', streamId: stream,
+    endStream: !isPush && (flags & FLAG_END_STREAM) !== 0,
+    promisedId: isPush ? streamId(buf, FRAME_HEADER + (padded ? 1 : 0)) : 0,
+  };
+  return { first, start: FRAME_HEADER + before, pad };
+}
+
+/**
  * Cuts one direction of an HTTP/2 connection into frames. The client's direction first consumes
  * the connection preface (when the capture saw the start; otherwise it begins with frames). A
  * CONTINUATION with no header block open (joined mid-block) is ignored; any other frame inside a
@@ -352,20 +372,11 @@ export class Http2Framer implements Framer<H2Frame> {
    * the start of one that CONTINUATIONs complete. Priority fields are skipped.
    */
   private headerStart(buf: Uint8Array, type: number, length: number, flags: number, stream: number): Step<H2Frame> {
-    const isPush = type === PUSH_PROMISE;
-    const padded = (flags & FLAG_PADDED) !== 0;
-    const before = (padded ? 1 : 0) + (isPush ? 4 : flags & FLAG_PRIORITY ? 5 : 0);
-    if (length < before) return invalid('header frame shorter than its fields');
-    if (buf.length < FRAME_HEADER + before) return NEED;
-    const pad = padded ? (buf[FRAME_HEADER] as number) : 0;
-    if (pad > length - before) return invalid('header frame padding longer than its payload');
-    const first: BlockStart = {
-      type: isPush ? 'push-promise' as const : 'headers' as const, streamId: stream,
-      endStream: !isPush && (flags & FLAG_END_STREAM) !== 0,
-      promisedId: isPush ? streamId(buf, FRAME_HEADER + (padded ? 1 : 0)) : 0,
-    };
-    const start = FRAME_HEADER + before;
-    const end = FRAME_HEADER + length - pad;
+    const head = blockHead(buf, type, length, flags, stream);
+    if (typeof head === 'string') return invalid(head);
+    if (head === undefined) return NEED;
+    const { first, start } = head;
+    const end = FRAME_HEADER + length - head.pad;
     const keep = Math.min(end - start, MAX_HEADER_BLOCK);
     if (buf.length < start + keep) return NEED;
     const consumed = FRAME_HEADER + length;
@@ -377,6 +388,22 @@ export class Http2Framer implements Framer<H2Frame> {
     b.complete = keep === end - start;
     this.block = b;
     return { kind: 'partial', consumed };
+  }
+
+  /**
+   * Bytes were lost inside the frame `buf` begins: a HEADERS or PUSH_PROMISE opens its stream
+   * all the same, its block marked incomplete, so the request is kept with what is known.
+   */
+  cut(buf: Uint8Array): H2Frame | undefined {
+    if (this.prefacePending || this.block !== undefined || this.walk !== undefined || buf.length < FRAME_HEADER) return undefined;
+    const type = buf[3] as number;
+    if (type !== HEADERS && type !== PUSH_PROMISE) return undefined;
+    const length = u24(buf, 0);
+    const stream = streamId(buf, 5);
+    if (streamRule(type, stream, this.dir, false) !== undefined || length > this.conn.maxFrameSize[this.dir]) return undefined;
+    const head = blockHead(buf, type, length, buf[4] as number, stream);
+    if (head === undefined || typeof head === 'string') return undefined;
+    return headerFrame(head.first, buf.slice(head.start, Math.min(buf.length, head.start + MAX_HEADER_BLOCK)), false);
   }
 
   /** A frame while header block `b` waits for its CONTINUATIONs. */

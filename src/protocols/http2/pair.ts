@@ -22,6 +22,8 @@ import type { HeaderBlock, H2Frame, Http2ConnState } from './types.js';
 import { errorName, SETTINGS_HEADER_TABLE_SIZE } from './types.js';
 
 export const INCOMPLETE_HEADERS = 'HTTP/2 header state unknown';
+/** A response under way when its direction lost bytes (beyond the snaplen), ended unseen. */
+export const INCOMPLETE_END = 'HTTP/2 stream end not captured';
 
 /** The headers a record is made of; others are decoded (for the table) and dropped. */
 const KEPT = new Set([':method', ':path', ':authority', ':status', 'content-type', 'grpc-status', 'grpc-message']);
@@ -47,6 +49,8 @@ interface Stream {
   /** Response headers and trailers together; undefined until the final response HEADERS. */
   response: Map<string, string> | undefined;
   unknown: boolean;
+  /** Its response had begun when that direction lost bytes: its END_STREAM may be among them. */
+  cut: boolean;
   call: CallMessages | undefined;
 }
 
@@ -102,13 +106,27 @@ export class Http2Pairer implements Pairer<H2Frame, H2Frame> {
     }
   }
 
-  /** Lost bytes may have held DATA of any call in progress: their message counts are unknown. */
-  gap(dir: Direction): void {
+  /**
+   * Lost bytes may have held DATA of any call in progress (their message counts are unknown)
+   * and the end of any response under way: such a response ends, at the latest, by `ts`.
+   */
+  gap(dir: Direction, ts: bigint): void {
     for (const call of this.conn.grpc.values()) call[dir].broken = true;
+    if (dir === 'req') return;
+    for (const s of this.streams.values()) {
+      if (s.response === undefined || s.resp === undefined) continue;
+      s.cut = true;
+      if (ts > s.resp.endTs) s.resp.endTs = ts;
+    }
   }
 
+  /** Streams still open: unanswered, or answered with their end lost to a gap. */
   end(sink: PairSink): void {
-    for (const s of [...this.streams.values()]) this.close(s, 'missing', '', sink);
+    for (const s of [...this.streams.values()]) this.abandon(s, sink);
+  }
+
+  private abandon(s: Stream, sink: PairSink): void {
+    this.close(s, s.cut ? 'paired' : 'missing', '', sink);
   }
 
   private clientHeaders(m: Message<H2Frame>, f: Frame<'headers'>, sink: PairSink): void {
@@ -134,10 +152,9 @@ export class Http2Pairer implements Pairer<H2Frame, H2Frame> {
 
   private open(id: number, m: Message<H2Frame>, d: Decoded, sink: PairSink): void {
     if (this.streams.size >= this.maxPending) {
-      const oldest = this.streams.values().next().value as Stream;
-      this.close(oldest, 'missing', '', sink);
+      this.abandon(this.streams.values().next().value as Stream, sink);
     }
-    const s: Stream = { id, req: half(m), resp: undefined, request: d.heads, response: undefined, unknown: d.unknown, call: undefined };
+    const s: Stream = { id, req: half(m), resp: undefined, request: d.heads, response: undefined, unknown: d.unknown, cut: false, call: undefined };
     if (isGrpcContentType(d.heads.get('content-type') ?? '')) this.track(s, false);
     this.streams.set(id, s);
   }
@@ -166,7 +183,7 @@ export class Http2Pairer implements Pairer<H2Frame, H2Frame> {
     } else {
       for (const [k, v] of d.heads) s.response.set(k, v);
     }
-    if (f.endStream) this.close(s, 'paired', '', sink);
+    if (f.endStream) this.ended(s, 'paired', sink);
   }
 
   private serverData(m: Message<H2Frame>, f: Frame<'data'>, sink: PairSink): void {
@@ -176,7 +193,7 @@ export class Http2Pairer implements Pairer<H2Frame, H2Frame> {
       return;
     }
     this.responseBytes(s, m);
-    if (f.endStream) this.close(s, s.response === undefined ? 'missing' : 'paired', '', sink);
+    if (f.endStream) this.ended(s, s.response === undefined ? 'missing' : 'paired', sink);
   }
 
   private streamBytes(dir: Direction, id: number, m: Message<H2Frame>): void {
@@ -259,11 +276,18 @@ export class Http2Pairer implements Pairer<H2Frame, H2Frame> {
     return dec;
   }
 
+  /** The server's END_STREAM was seen: whatever bytes were lost before, the end is known. */
+  private ended(s: Stream, reply: Reply, sink: PairSink): void {
+    s.cut = false;
+    this.close(s, reply, '', sink);
+  }
+
   private close(s: Stream, reply: Reply, reason: string, sink: PairSink): void {
     this.streams.delete(s.id);
     if (s.call !== undefined) this.conn.grpc.delete(s.id);
     const rec = makeRecord(isGrpc(s) ? 'grpc' : 'http2', s.req, s.resp, describe(s, reply, reason), reply);
-    sink.record(s.unknown ? { ...rec, incomplete: INCOMPLETE_HEADERS } : rec);
+    const incomplete = s.unknown ? INCOMPLETE_HEADERS : s.cut && reply === 'paired' ? INCOMPLETE_END : undefined;
+    sink.record(incomplete === undefined ? rec : { ...rec, incomplete });
   }
 }
 
