@@ -21,6 +21,8 @@ const PATHS = ['/', '/a.txt', '/big.txt', '/missing'];
 const H2LOAD_REQUESTS = 200;
 const H2LOAD_CONNECTIONS = 2;
 const CURL_ROUNDS = 4;
+/** Requests per second per h2load connection while a recording joins mid-way. */
+const MIDWAY_RPS = 1000;
 
 type Nginx = Server & { accessLog(): string[] };
 
@@ -94,10 +96,10 @@ describeBpf('e2e http2: nginx over cleartext HTTP/2, h2load and curl recorded by
   });
 
   /** Records `command` (and `pids`); its stdout, the access log lines written meanwhile and the report. */
-  async function recorded(name: string, command: string[], pids: number[] = []): Promise<{ out: string; logged: string[]; r: AnalysisResult }> {
+  async function recorded(name: string, command: string[], pids: number[] = [], snaplen?: number): Promise<{ out: string; logged: string[]; r: AnalysisResult }> {
     const file = join(work, `${name}.kcap`);
     const before = nginx!.accessLog().length;
-    const out = await recordCommand(file, command, { pids });
+    const out = await recordCommand(file, command, { pids, ...(snaplen === undefined ? {} : { snaplen }) });
     return { out, logged: nginx!.accessLog().slice(before), r: await analyzeJson(file) };
   }
 
@@ -129,9 +131,13 @@ describeBpf('e2e http2: nginx over cleartext HTTP/2, h2load and curl recorded by
     expect(r.endpoints.filter((e) => e.protocol === 'http2').every((e) => e.serverProcess.startsWith('nginx['))).toBe(true);
   });
 
-  for (const both of [false, true]) {
-    it(`reports every path and status of one-request curl runs${both ? ', both ends traced' : ''}`, async () => {
-      const { out, logged, r } = await recorded(both ? 'curl-both' : 'curl', curlLoop(nginx!.port), both ? [nginx!.pid] : []);
+  // curl reads 32 KiB at a time: at the default snaplen the frame headers after the first in a
+  // read are not kept, so a /big.txt response may end unseen (kept answered, its end marked); at
+  // the largest snaplen every byte is kept and nothing is marked.
+  for (const [both, snaplen] of [[false, undefined], [true, undefined], [true, 65536]] as const) {
+    it(`reports every path and status of one-request curl runs${both ? ', both ends traced' : ''}${snaplen === undefined ? '' : `, snaplen ${snaplen}`}`, async () => {
+      const name = `curl${both ? '-both' : ''}${snaplen ?? ''}`;
+      const { out, logged, r } = await recorded(name, curlLoop(nginx!.port), both ? [nginx!.pid] : [], snaplen);
       const lines = out.trimEnd().split('\n').map((l) => l.split(' '));
       expect(lines.every(([, version]) => version === '2')).toBe(true);
       const curlStatuses: Record<string, number> = {};
@@ -141,7 +147,10 @@ describeBpf('e2e http2: nginx over cleartext HTTP/2, h2load and curl recorded by
       expect(reportedByPath(r)).toEqual(loggedByPath(logged));
       expect(r.connections.byProtocol).toEqual([{ protocol: 'http2', count: lines.length }]);
       expect(r.connections.bothEndsJoined).toBe(both ? lines.length : 0);
-      expect(r.incomplete).toMatchObject({ lostEvents: 0, requestsWithoutResponse: 0, responsesWithoutRequest: 0, incompleteRecords: [] });
+      expect(r.incomplete).toMatchObject({ lostEvents: 0, requestsWithoutResponse: 0, responsesWithoutRequest: 0 });
+      const unseenEnds = r.incomplete.incompleteRecords.filter((x) => x.reason === 'HTTP/2 stream end not captured');
+      expect(r.incomplete.incompleteRecords).toEqual(unseenEnds);
+      expect(unseenEnds.reduce((n, x) => n + x.count, 0)).toBeLessThanOrEqual(snaplen === undefined ? CURL_ROUNDS : 0);
     });
   }
 
@@ -150,7 +159,8 @@ describeBpf('e2e http2: nginx over cleartext HTTP/2, h2load and curl recorded by
       // h2load opens its connections and keeps eight streams in flight on each; the recording
       // starts once nginx has logged answers, so those connections' HPACK tables are never seen
       // built. h2load would run for a minute: it is stopped once the recording ends.
-      const [cmd, ...args] = h2loadCommand(nginx!.port, ['-D', '60', '-c', String(H2LOAD_CONNECTIONS)]);
+      // At a bounded rate, so the ring buffer keeps up and what is tested is the join, not loss.
+      const [cmd, ...args] = h2loadCommand(nginx!.port, ['-D', '60', '-c', String(H2LOAD_CONNECTIONS), `--rps=${MIDWAY_RPS}`]);
       const h2load = spawn(cmd!, args, { stdio: 'ignore' });
       const exited = new Promise<unknown>((resolve) => h2load.once('close', resolve));
       try {

@@ -40,13 +40,16 @@ export interface RecordOptions {
   readonly pids?: readonly number[];
   /** Exit codes of the client that are expected (default only 0). */
   readonly okCodes?: readonly number[];
+  /** Payload bytes kept per I/O event (`--snaplen`); the recorder's default otherwise. */
+  readonly snaplen?: number;
 }
 
 /** `kcap record -o FILE [-p PID]... -- COMMAND...`; the command's own stdout (kcap passes its
  * stdio through). Throws when recording fails or the client exits with an unexpected code. */
 export async function recordCommand(file: string, command: readonly string[], o: RecordOptions = {}): Promise<string> {
   const pidArgs = (o.pids ?? []).flatMap((p) => ['-p', String(p)]);
-  const r = await kcap(['record', '-o', file, ...pidArgs, '--', ...command]);
+  const snapArgs = o.snaplen === undefined ? [] : ['--snaplen', String(o.snaplen)];
+  const r = await kcap(['record', '-o', file, ...pidArgs, ...snapArgs, '--', ...command]);
   if (!(o.okCodes ?? [0]).includes(r.code ?? -1) || !/kcap: wrote /.test(r.stderr)) {
     throw new Error(`kcap record -- ${command.join(' ')} exited ${r.code}:\n${r.stderr}\n${r.stdout}`);
   }

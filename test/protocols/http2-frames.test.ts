@@ -12,7 +12,7 @@ import {
   detectHttp2, MAX_DEBUG, MAX_HEADER_BLOCK, MAX_SETTINGS, newHttp2ConnState, openHttp2Framers, Http2Framer,
 } from '../../src/protocols/http2/frames.js';
 import {
-  CONTINUATION, DATA, FLAG_ACK, FLAG_END_HEADERS, FLAG_END_STREAM, FLAG_PADDED, FLAG_PRIORITY,
+  CONTINUATION, DATA, FLAG_ACK, FLAG_END_HEADERS, FLAG_END_STREAM, FLAG_PADDED, FLAG_PRIORITY, FRAME_HEADER,
   GOAWAY, HEADERS, PING, PRIORITY, PUSH_PROMISE, RST_STREAM, SETTINGS, WINDOW_UPDATE, errorName,
 } from '../../src/protocols/http2/types.js';
 import type { H2Frame } from '../../src/protocols/http2/types.js';
@@ -117,6 +117,15 @@ describe('HTTP/2 detection', () => {
     expect(detectHttp2(two, 'req')).toBe(0.5);
     expect(detectHttp2(two.subarray(0, two.length - 1), 'req')).toBe(0);
     expect(detectHttp2(frame(HEADERS, FLAG_END_HEADERS, 4, BLOCK), 'req')).toBe(0);
+  });
+
+  it('guesses from a write cut by the snaplen when two whole frames come before the cut', () => {
+    const three = concat(frame(HEADERS, FLAG_END_HEADERS, 5, BLOCK), frame(DATA, 0, 5, enc('x')), frame(DATA, FLAG_END_STREAM, 5, bytes(50)));
+    expect(detectHttp2(three.subarray(0, three.length - 10), 'req')).toBe(0.5);
+    const twoThenHeader = FRAME_HEADER + BLOCK.length + FRAME_HEADER + 1 + 4;
+    expect(detectHttp2(three.subarray(0, twoThenHeader), 'req')).toBe(0.5);
+    // One whole frame and a cut one say too little.
+    expect(detectHttp2(three.subarray(0, FRAME_HEADER + BLOCK.length + 5), 'req')).toBe(0);
   });
 
   it('never throws and stays in 0..1 on any bytes', () => {

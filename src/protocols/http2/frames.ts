@@ -166,16 +166,19 @@ const MAX_GUESS_FRAMES = 16;
 
 /**
  * Confidence that `first`, seen first on a connection whose start was missed, is whole HTTP/2
- * frames sent by `dir`: every header fits and the last frame ends exactly where `first` does.
+ * frames sent by `dir`: every header fits, and the last frame ends where `first` does, or, when
+ * at least two whole frames came before, runs past it (a write longer than the snaplen).
  */
 function midwayConfidence(first: Uint8Array, dir: Direction): number {
   let p = 0;
-  for (let k = 0; k < MAX_GUESS_FRAMES && p + FRAME_HEADER <= first.length; k++) {
+  for (let k = 0; k < MAX_GUESS_FRAMES; k++) {
+    if (p === first.length) return k > 0 ? 0.5 : 0;
     if (!headerFits(first, p, dir, DEFAULT_MAX_FRAME_SIZE)) return 0;
+    if (first.length - p < FRAME_HEADER) return k >= 2 ? 0.5 : 0;
     p += FRAME_HEADER + u24(first, p);
-    if (p === first.length) return 0.5;
+    if (p > first.length) return k >= 2 ? 0.5 : 0;
   }
-  return 0;
+  return 0.5;
 }
 
 /**
