@@ -72,6 +72,11 @@ export function socketKey(pid: number, fd: FdInfo): number {
   return fd.gen * PID_SPACE + pid;
 }
 
+/** Whether a socket end is its connection's client, as its syscalls told; undefined when they did not. */
+export function clientRole(fd: FdInfo): boolean | undefined {
+  return fd.role === 'client' ? true : fd.role === 'server' ? false : undefined;
+}
+
 /** What the bytes of one syscall on a connection end say about it. */
 export interface EndDetection {
   readonly protocol: ProtocolSpec;
@@ -214,7 +219,7 @@ export class ConnectionTracker {
     const a = endpointText(local.addr, local.port);
     const b = endpointText(remote.addr, remote.port);
     const joinKey = `${l4} ${a < b ? `${a} ${b}` : `${b} ${a}`}`;
-    const role = fd.role === 'client' ? true : fd.role === 'server' ? false : undefined;
+    const role = clientRole(fd);
     const proc = processRef(ev);
     c = new Conn(this.nextId++, key, joinKey, l4, local, remote, proc, role, role !== undefined);
     this.conns.set(key, c);

@@ -10,16 +10,13 @@
  * it speak again it is detected afresh, as a connection joined mid-way); each dissector bounds
  * its own state.
  */
-import { DETECT_ATTEMPTS, detectEnd, socketKey } from '../analyze/connections.js';
+import { clientRole, DETECT_ATTEMPTS, detectEnd, socketKey } from '../analyze/connections.js';
 import type { KEvent } from '../probe/event.js';
+import { AF_INET, AF_INET6, IPPROTO_TCP } from '../probe/net.js';
 import type { DissectLine, Dissector } from '../protocols/index.js';
 
 /** Socket ends followed at once. */
 export const MAX_ENDS = 256;
-
-const AF_INET = 2;
-const AF_INET6 = 10;
-const IPPROTO_TCP = 6;
 
 /** What is known about one socket end. */
 interface End {
@@ -93,8 +90,7 @@ export class ConnectionDissection {
 
   private detect(end: End, ev: KEvent, payload: Uint8Array, outgoing: boolean): void {
     if (payload.length === 0) return;
-    const role = ev.fd!.role;
-    const isClient = role === 'client' ? true : role === 'server' ? false : undefined;
+    const isClient = clientRole(ev.fd!);
     const serverPort = isClient === undefined ? undefined : isClient ? ev.rport : ev.lport;
     const found = detectEnd(payload, outgoing, 'stream', isClient, serverPort);
     if (found === undefined) {

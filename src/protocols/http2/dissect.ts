@@ -20,7 +20,7 @@ import { openParser } from '../engine.js';
 import type {
   ConnectionParser, Direction, DissectLine, Dissector, Framer, Pairer, Step,
 } from '../types.js';
-import { Http2Framer, MAX_HEADER_BLOCK, newHttp2ConnState } from './frames.js';
+import { Http2Framer, MAX_HEADER_BLOCK, newHttp2ConnState, streamId, u24 } from './frames.js';
 import { HpackDecoder, type Header } from './hpack.js';
 import {
   CLIENT_PREFACE, CONTINUATION, DEFINED_FLAGS, FLAG_ACK, FLAG_END_HEADERS, FLAG_END_STREAM,
@@ -82,11 +82,7 @@ interface WireHeader {
 }
 
 function wireHeader(buf: Uint8Array): WireHeader {
-  return {
-    length: ((buf[0] as number) << 16) | ((buf[1] as number) << 8) | (buf[2] as number),
-    type: buf[3] as number, flags: buf[4] as number,
-    stream: (((buf[5] as number) & 0x7f) * 0x1000000) + (((buf[6] as number) << 16) | ((buf[7] as number) << 8) | (buf[8] as number)),
-  };
+  return { length: u24(buf, 0), type: buf[3] as number, flags: buf[4] as number, stream: streamId(buf, 5) };
 }
 
 /** The part of a DATA frame's payload that is data (after the pad length, before the padding). */

@@ -56,7 +56,7 @@ const CONNECTION_FRAMES = (1 << SETTINGS) | (1 << PING) | (1 << GOAWAY);
 const STREAM_FRAMES = (1 << DATA) | (1 << HEADERS) | (1 << PRIORITY) | (1 << RST_STREAM) | (1 << PUSH_PROMISE) | (1 << CONTINUATION);
 const CLIENT_ODD_FRAMES = (1 << HEADERS) | (1 << CONTINUATION);
 
-function u24(b: Uint8Array, at: number): number {
+export function u24(b: Uint8Array, at: number): number {
   return ((b[at] as number) << 16) | ((b[at + 1] as number) << 8) | (b[at + 2] as number);
 }
 
@@ -65,7 +65,7 @@ function u32(b: Uint8Array, at: number): number {
 }
 
 /** A 31-bit stream id (the reserved bit is ignored, §4.1). */
-function streamId(b: Uint8Array, at: number): number {
+export function streamId(b: Uint8Array, at: number): number {
   return u32(b, at) & 0x7fffffff;
 }
 
