@@ -57,8 +57,12 @@ export interface ConnectionStats {
 }
 
 const NO_PEER: Peer = { addr: '', port: 0, pid: 0, comm: '', containerId: '' };
-/** Data events examined before a connection is declared unknown. */
-export const DETECT_ATTEMPTS = 4;
+/**
+ * Data events examined before a connection is declared unknown. A connection joined mid-way
+ * shows its protocol only in a syscall that starts at a message boundary: writes do, but the
+ * reads of a busy HTTP/2 connection often begin inside a frame, several in a row.
+ */
+export const DETECT_ATTEMPTS = 16;
 const AF_INET = 2;
 const AF_INET6 = 10;
 const IPPROTO_TCP = 6;
