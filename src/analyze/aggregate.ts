@@ -183,7 +183,7 @@ class Slowest {
   private static order(a: Located, b: Located): number {
     if (a.rec.latencyNs !== b.rec.latencyNs) return a.rec.latencyNs > b.rec.latencyNs ? -1 : 1;
     if (a.rec.startTs !== b.rec.startTs) return a.rec.startTs < b.rec.startTs ? -1 : 1;
-    return a.ctx.conn - b.ctx.conn || cmp(a.rec.operation, b.rec.operation) || cmp(a.rec.resource, b.rec.resource)
+    return a.ctx.conn - b.ctx.conn || cmp(a.rec.protocol, b.rec.protocol) || cmp(a.rec.operation, b.rec.operation) || cmp(a.rec.resource, b.rec.resource)
       || cmp(a.rec.status, b.rec.status) || cmp(a.rec.error, b.rec.error);
   }
 }

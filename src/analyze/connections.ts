@@ -10,7 +10,7 @@
  */
 import type { KEvent } from '../probe/event.js';
 import { endpointText } from '../probe/net.js';
-import type { FdInfo } from '../probe/state.js';
+import type { FdInfo, ReplayState } from '../probe/state.js';
 import {
   detectProtocol, type ConnectionParser, type Direction, type L7Record, type ProtocolSpec, type Transport,
 } from '../protocols/index.js';
@@ -161,7 +161,22 @@ export class ConnectionTracker {
   /** `owns`: whether this tracker parses the connection with this join key (parallel shards);
    * the others are still numbered, so connection numbers agree across shards. Default all. */
   constructor(private readonly emit: (r: L7Record, ctx: ConnContext) => void,
-    private readonly owns?: (joinKey: string) => boolean) {}
+    private readonly owns?: (joinKey: string) => boolean, snapshot?: ReplayState) {
+    if (snapshot) this.ownSnapshotSockets(snapshot);
+  }
+
+  /** Client sockets open when the recording began had their connect before it: the snapshot names
+   * their processes, so a server end parsed before the client's first syscall still labels it. */
+  private ownSnapshotSockets(state: ReplayState): void {
+    for (const proc of state.procs.values()) {
+      const leader = state.threads.get(proc.pid) ?? [...proc.tids].map((t) => state.threads.get(t)).find((t) => t);
+      if (!leader) continue;
+      const ref = { pid: proc.pid, comm: state.processComm(leader), containerId: proc.containerId };
+      for (const [, fd] of proc.fds.entries()) {
+        if (fd.origin === 'snapshot' && fd.role === 'client' && fd.lport !== 0) this.owners.set(ownerKey(fd.l4proto, fd.laddr, fd.lport), ref);
+      }
+    }
+  }
 
   /** Visitor for every replayed event. */
   onEvent(ev: KEvent): void {

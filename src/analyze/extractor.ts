@@ -55,7 +55,7 @@ export class RecordExtractor {
     this.span = new CaptureSpan(info.clock, opts.from, opts.to);
     this.replayer = new Replayer(info, opts.filter ? { filter: opts.filter } : {});
     const owns = shard && shard.count > 1 ? (joinKey: string) => shardOf(joinKey, shard.count) === shard.index : undefined;
-    this.tracker = new ConnectionTracker((r, ctx) => this.onRecord(r, ctx), owns);
+    this.tracker = new ConnectionTracker((r, ctx) => this.onRecord(r, ctx), owns, this.replayer.state);
     const tcp = (this.tcp = shard === undefined || shard.index === 0 ? new TcpHealth(tcpListeners) : undefined);
     const tracker = this.tracker;
     this.visit = (ev) => {

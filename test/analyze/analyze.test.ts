@@ -65,6 +65,20 @@ describe('connection tracking', () => {
     expect(r.slowest[0]!.clientProcess).toBe('curl[100]');
   });
 
+  it('names the client of a connection opened before the recording, whose server end is parsed first', async () => {
+    // No connect event: the snapshot's fd table says which process holds the client socket.
+    const socket = (pid: number, fd: number, end: typeof C_END) => ({ pid, fd, kind: 'ipv4' as const, name: 'socket:[1]', ino: 1, l4proto: 'tcp', state: 'ESTABLISHED', ...end });
+    const b = new CaptureBuilder().thread(CLIENT.pid, CLIENT.pid, CLIENT.comm).thread(SERVER.pid, SERVER.pid, SERVER.comm)
+      .fd({ pid: SERVER.pid, fd: 4, kind: 'ipv4', name: 'socket:[2]', ino: 2, l4proto: 'tcp', laddr: '0.0.0.0', lport: 8080, raddr: '0.0.0.0', rport: 0, state: 'LISTEN' })
+      .fd(socket(CLIENT.pid, 3, C_END)).fd(socket(SERVER.pid, 5, S_END));
+    io(b, 'read', SERVER, 5, S_END, REQ);
+    io(b, 'write', SERVER, 5, S_END, RESP(200));
+    io(b, 'write', CLIENT, 3, C_END, 'GET /next HTTP/1.1\r\nHost: a\r\n\r\n');
+    const r = await analyze(b.source());
+    expect(r.serviceMap.map((e) => [e.client, e.serverProcess])).toEqual([['curl', 'nginx[200]']]);
+    expect(r.slowest[0]!.clientProcess).toBe('curl[100]');
+  });
+
   it('names processes by their main thread, not by the worker thread that did the I/O', async () => {
     // Servers rename their worker threads (redis's I/O threads are io_thd_1, io_thd_2, …).
     const worker = { pid: SERVER.pid, tid: SERVER.pid + 1 };
