@@ -22,7 +22,7 @@ describe('shipped sample captures', () => {
   it('has an expectation for every sample and a sample for every expectation', () => {
     const files = readdirSync(SAMPLES).filter((f) => f.endsWith('.kcap')).sort();
     expect(files).toEqual(Object.keys(EXPECTED).sort());
-    expect(files).toEqual(['dns.kcap', 'host.kcap', 'http.kcap', 'memcached.kcap', 'mysql.kcap', 'postgres.kcap', 'redis.kcap']);
+    expect(files).toEqual(['dns.kcap', 'grpc.kcap', 'host.kcap', 'http.kcap', 'http2.kcap', 'memcached.kcap', 'mysql.kcap', 'postgres.kcap', 'redis.kcap']);
   });
 
   for (const [file, want] of Object.entries(EXPECTED)) {
