@@ -1,10 +1,11 @@
 /**
  * `kcap analyze` speed against tshark on the same traffic, and on large captures.
  *
- * 1. For each workload — nginx serving wrk, redis serving redis-benchmark — `kcap record` traces
- *    both ends (the client command and the server's processes) while tcpdump captures the same
- *    port; then `kcap analyze --json` of the .kcap with 1 and with 2 worker threads, and tshark's
- *    own report of the .pcap (`-z http,tree`; RESP frames with `-z io,stat`), are timed, each in
+ * 1. For each workload — nginx serving wrk, redis serving redis-benchmark, nginx serving h2load
+ *    over cleartext HTTP/2 — `kcap record` traces both ends (the client command and the server's
+ *    processes) while tcpdump captures the same port; then `kcap analyze --json` of the .kcap with 1 and with 2 worker threads, and tshark's
+ *    own report of the .pcap (`-z http,tree`; RESP frames with `-z io,stat`; for HTTP/2, every
+ *    HEADERS frame's method as fields, since its `-z http2,tree` counts packets), are timed, each in
  *    its own process (wall time, peak RSS), with the request counts of kcap, tshark and the client.
  * 2. The nginx recording's chunks are repeated (timestamps shifted) into captures of the given
  *    sizes of raw events, each analyzed with 1 and 2 jobs. Several sizes (`1,3,10`) are analyzed
@@ -67,6 +68,17 @@ function redisWorkload(redis: Server, n: number): Workload {
     tshark: ['-q', '-d', `tcp.port==${redis.port},resp`, '-z', 'io,stat,0,resp'],
     // Frames carrying RESP, requests and replies alike (redis-benchmark pipelines none here).
     tsharkRequests: (out) => Math.floor(Number(/<>[^|]*\|\s*(\d+)\s*\|/.exec(out)?.[1] ?? 0) / 2),
+  };
+}
+
+function http2Workload(nginx: Server, n: number): Workload {
+  return {
+    name: `h2load -n ${n} -c 4 -m 8 (nginx, cleartext HTTP/2)`, server: nginx,
+    client: ['h2load', '-n', String(n), '-c', '4', '-m', '8', `http://127.0.0.1:${nginx.port}/index.html`],
+    clientRequests: (out) => Number(/(\d+) succeeded/.exec(out)?.[1] ?? 0),
+    // tshark's stats trees count packets, not streams: its per-request view is one method per HEADERS frame.
+    tshark: ['-d', `tcp.port==${nginx.port},http2`, '-T', 'fields', '-e', 'http2.headers.method'],
+    tsharkRequests: (out) => out.match(/[A-Z]+/g)?.length ?? 0,
   };
 }
 
@@ -154,21 +166,24 @@ async function analyzeLarge(kcap: string, large: string, gb: number): Promise<st
 }
 
 async function main(): Promise<void> {
-  const missing = ensurePackages('nginx', 'wrk', 'redis-server', 'redis-tools', 'tcpdump', 'tshark', 'time');
+  const missing = ensurePackages('nginx', 'wrk', 'redis-server', 'redis-tools', 'nghttp2-client', 'tcpdump', 'tshark', 'time');
   if (missing) throw new Error(missing);
   spawnSync('npx', ['tsc', '-p', '.'], { cwd: new URL('..', import.meta.url).pathname });
   const dir = mkdtempSync(join(tmpdir(), 'kcap-bench-analyze-'));
   const nginx = await startNginx({ 'index.html': 'hello from nginx\n'.repeat(20) });
   const redis = await startRedis();
+  const nginxH2 = await startNginx({ 'index.html': 'hello from nginx\n'.repeat(20) }, { http2: true });
   try {
     const http = await compare(dir, nginxWorkload(nginx));
     await compare(dir, redisWorkload(redis, 100_000));
+    await compare(dir, http2Workload(nginxH2, 60_000));
     const peaks: string[] = [];
     for (const gb of largeGbs) peaks.push(await analyzeLarge(http, join(dir, `large-${gb}.kcap`), gb));
     console.log(`Peak RSS as the capture grows: ${peaks.join('; ')}`);
     console.log(`command: npx tsx bench/analyze.bench.ts ${seconds} ${largeArg}`);
   } finally {
     await nginx.stop();
+    await nginxH2.stop();
     await redis.stop();
     rmSync(dir, { recursive: true, force: true });
   }

@@ -18,7 +18,8 @@ import type { L7Record, Transport } from '../src/protocols/index.js';
 import { tcpRelay, udpRelay } from '../test/helpers/relay.js';
 import type { Chunk, Relay } from '../test/helpers/relay.js';
 import {
-  ensurePackages, PG_BIN, startDnsmasq, startMariadb, startMemcached, startNginx, startPostgres, startRedis,
+  DEBIAN_PYTHON, ensurePackages, GRPC_PEER, PG_BIN, startDnsmasq, startGrpcPeer, startMariadb, startMemcached, startNginx,
+  startPostgres, startRedis,
 } from '../test/helpers/servers.js';
 import type { Server } from '../test/helpers/servers.js';
 
@@ -26,6 +27,8 @@ const run = promisify(execFile);
 const opts = { timeout: 300_000, maxBuffer: 64 << 20 };
 
 interface Workload {
+  /** The row's name, when not the parser's (gRPC is parsed by http2). */
+  readonly name?: string;
   readonly protocol: string;
   readonly transport: Transport;
   readonly packages: readonly string[];
@@ -77,6 +80,17 @@ const WORKLOADS: readonly Workload[] = [
       await run('mariadb-slap', ['-h127.0.0.1', `-P${port}`, '-ukcap', '-pkcap', '--concurrency=4', '--iterations=1',
         '--number-of-queries=5000', '--auto-generate-sql', '--auto-generate-sql-load-type=mixed'], opts);
     },
+  },
+  {
+    protocol: 'http2', transport: 'stream', packages: ['nginx', 'nghttp2-client'], client: 'h2load -n 100000 -c 4 -m 8 (h2c, small page)',
+    start: () => startNginx({ 'index.html': '<h1>kcap</h1>\n'.repeat(20) }, { http2: true }),
+    drive: async (port) => { await run('h2load', ['-n', '100000', '-c', '4', '-m', '8', `http://127.0.0.1:${port}/index.html`], opts); },
+  },
+  {
+    // gRPC rows come out of the http2 parser (the registry's grpc entry detects nothing itself).
+    name: 'grpc', protocol: 'http2', transport: 'stream', packages: ['python3-grpcio'], client: 'grpc_peer.py client --rounds 300 (python3-grpcio, 4 call kinds)',
+    start: startGrpcPeer,
+    drive: async (port) => { await run(DEBIAN_PYTHON, [GRPC_PEER, 'client', '--port', String(port), '--rounds', '300'], opts); },
   },
 ];
 
@@ -157,9 +171,10 @@ async function main(): Promise<void> {
   console.log('command: npx tsx bench/protocols.bench.ts', wanted.join(' '));
   console.log(['protocol', 'captured MB', 'conns', 'records', 'missing', 'passes', 'MB/s', 'records/s', 'traffic'].join('\t'));
   for (const w of WORKLOADS) {
-    if (wanted.length > 0 && !wanted.includes(w.protocol)) continue;
+    const name = w.name ?? w.protocol;
+    if (wanted.length > 0 && !wanted.includes(name)) continue;
     const skip = ensurePackages(...w.packages);
-    if (skip !== undefined) { console.log(`${w.protocol}\tskipped: ${skip}`); continue; }
+    if (skip !== undefined) { console.log(`${name}\tskipped: ${skip}`); continue; }
     const chunks = await record(w);
     const byConn = byConnection(chunks);
     const bytes = chunks.reduce((n, c) => n + c.bytes.length, 0);
@@ -174,7 +189,7 @@ async function main(): Promise<void> {
       elapsed = Number(process.hrtime.bigint() - t0) / 1e9;
     }
     const perPass = elapsed / passes;
-    console.log([w.protocol, (bytes / 1e6).toFixed(2), byConn.length, result.records, result.unpaired, passes,
+    console.log([name, (bytes / 1e6).toFixed(2), byConn.length, result.records, result.unpaired, passes,
       (bytes / 1e6 / perPass).toFixed(1), Math.round(result.records / perPass), w.client].join('\t'));
   }
   if (wanted.length === 0 || wanted.includes('pathological')) pathological();
