@@ -194,6 +194,13 @@ describe('HTTP/2 dissector', () => {
     ]);
   });
 
+  it('a header block cut by the snaplen inside its first frame: the block is named, not decoded', () => {
+    const d = openHttp2Dissector();
+    feed(d, 'req', preface());
+    const headers = frame(HEADERS, FLAG_END_HEADERS, 1, REQUEST_BLOCK);
+    expect(feed(d, 'req', headers.subarray(0, 12), headers.length)).toEqual(['(bytes lost inside the header block of stream 1: not decoded)']);
+  });
+
   it('lets a peer use the larger HPACK table the other side announced, once that side acknowledged it', () => {
     const d = openHttp2Dissector();
     feed(d, 'req', concat(preface(), frame(SETTINGS, 0, 0, settingsPayload([1, 8192]))));

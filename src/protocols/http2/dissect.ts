@@ -123,7 +123,15 @@ class ObservedFramer implements Framer<H2Frame> {
   }
 
   hole(): H2Frame | undefined {
-    const f = this.inner.hole();
+    return this.lostInBlock(this.inner.hole());
+  }
+
+  cut(buf: Uint8Array): H2Frame | undefined {
+    return this.lostInBlock(this.inner.cut(buf));
+  }
+
+  /** The frame a loss left incomplete, named when it was a header block. */
+  private lostInBlock(f: H2Frame | undefined): H2Frame | undefined {
     if (f?.type === 'headers' || f?.type === 'push-promise') this.owner.note(`(bytes lost inside the header block of stream ${f.streamId}: not decoded)`);
     return f;
   }
