@@ -42,6 +42,8 @@ enum kcap_event_type {
 	KCAP_EVT_TCP_RECEIVE_RESET = 52,
 	KCAP_EVT_TCP_PROBE = 53,
 	KCAP_EVT_SOCK_SET_STATE = 54,
+	KCAP_EVT_TLS_READ = 60,
+	KCAP_EVT_TLS_WRITE = 61,
 };
 
 struct kcap_hdr {
@@ -760,5 +762,35 @@ struct kcap_evt_sock_set_state {
 };
 _Static_assert(sizeof(struct kcap_evt_sock_set_state) == 80, "kcap_evt_sock_set_state layout");
 #define KCAP_EVT_SOCK_SET_STATE_NVARS 0
+
+/* tls_read: category tls, direction in. */
+struct kcap_evt_tls_read {
+	struct kcap_hdr hdr;
+	__s64 res;                  /* @24 plaintext bytes the call moved; else its return value (OpenSSL: 0 or less, SSL_get_error not read; Go: -1 when it returned an error) */
+	__u64 latency;              /* @32 call duration, entry to return, ns */
+	__u64 conn;                 /* @40 the library's connection object: SSL* (OpenSSL) or *tls.Conn (Go) */
+	__s32 fd;                   /* @48 socket fd when the probe read it itself (Go), -1 when replay finds it from the syscalls inside the call */
+	__u32 probe;                /* @52 index of the probed function in the capture's tlsProbes table */
+	/* followed by __u32 var_len[1], then the bytes of each:
+	 * var 0: data (bytes) first snaplen bytes of plaintext read
+	 */
+};
+_Static_assert(sizeof(struct kcap_evt_tls_read) == 56, "kcap_evt_tls_read layout");
+#define KCAP_EVT_TLS_READ_NVARS 1
+
+/* tls_write: category tls, direction out. */
+struct kcap_evt_tls_write {
+	struct kcap_hdr hdr;
+	__s64 res;                  /* @24 plaintext bytes the call moved; else its return value (OpenSSL: 0 or less, SSL_get_error not read; Go: -1 when it returned an error) */
+	__u64 latency;              /* @32 call duration, entry to return, ns */
+	__u64 conn;                 /* @40 the library's connection object: SSL* (OpenSSL) or *tls.Conn (Go) */
+	__s32 fd;                   /* @48 socket fd when the probe read it itself (Go), -1 when replay finds it from the syscalls inside the call */
+	__u32 probe;                /* @52 index of the probed function in the capture's tlsProbes table */
+	/* followed by __u32 var_len[1], then the bytes of each:
+	 * var 0: data (bytes) first snaplen bytes of plaintext written
+	 */
+};
+_Static_assert(sizeof(struct kcap_evt_tls_write) == 56, "kcap_evt_tls_write layout");
+#define KCAP_EVT_TLS_WRITE_NVARS 1
 
 #endif /* KCAP_EVENTS_H */

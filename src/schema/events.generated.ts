@@ -194,6 +194,37 @@ export const EVENT_SCHEMA: SchemaSpec = {
         "type": "u32",
         "desc": "reserved"
       }
+    ],
+    "tls": [
+      {
+        "name": "res",
+        "type": "i64",
+        "fmt": "res",
+        "desc": "plaintext bytes the call moved; else its return value (OpenSSL: 0 or less, SSL_get_error not read; Go: -1 when it returned an error)"
+      },
+      {
+        "name": "latency",
+        "type": "u64",
+        "fmt": "ns",
+        "desc": "call duration, entry to return, ns"
+      },
+      {
+        "name": "conn",
+        "type": "u64",
+        "fmt": "hex",
+        "desc": "the library's connection object: SSL* (OpenSSL) or *tls.Conn (Go)"
+      },
+      {
+        "name": "fd",
+        "type": "i32",
+        "fmt": "fd",
+        "desc": "socket fd when the probe read it itself (Go), -1 when replay finds it from the syscalls inside the call"
+      },
+      {
+        "name": "probe",
+        "type": "u32",
+        "desc": "index of the probed function in the capture's tlsProbes table"
+      }
     ]
   },
   "events": [
@@ -1001,6 +1032,42 @@ export const EVENT_SCHEMA: SchemaSpec = {
         }
       ],
       "vars": []
+    },
+    {
+      "id": 60,
+      "name": "tls_read",
+      "category": "tls",
+      "dir": "in",
+      "fields": [
+        {
+          "use": "tls"
+        }
+      ],
+      "vars": [
+        {
+          "name": "data",
+          "type": "bytes",
+          "desc": "first snaplen bytes of plaintext read"
+        }
+      ]
+    },
+    {
+      "id": 61,
+      "name": "tls_write",
+      "category": "tls",
+      "dir": "out",
+      "fields": [
+        {
+          "use": "tls"
+        }
+      ],
+      "vars": [
+        {
+          "name": "data",
+          "type": "bytes",
+          "desc": "first snaplen bytes of plaintext written"
+        }
+      ]
     }
   ]
 } as const;
@@ -1044,6 +1111,8 @@ export const EventId = {
   tcp_receive_reset: 52,
   tcp_probe: 53,
   sock_set_state: 54,
+  tls_read: 60,
+  tls_write: 61,
 } as const;
 export type EventName = keyof typeof EventId;
 
@@ -1917,4 +1986,32 @@ export interface SockSetStateFields {
   readonly oldstate: number;
   /** state after */
   readonly newstate: number;
+}
+
+/** tls_read: fixed fields. */
+export interface TlsReadFields {
+  /** plaintext bytes the call moved; else its return value (OpenSSL: 0 or less, SSL_get_error not read; Go: -1 when it returned an error) */
+  readonly res: number;
+  /** call duration, entry to return, ns */
+  readonly latency: number;
+  /** the library's connection object: SSL* (OpenSSL) or *tls.Conn (Go) */
+  readonly conn: number;
+  /** socket fd when the probe read it itself (Go), -1 when replay finds it from the syscalls inside the call */
+  readonly fd: number;
+  /** index of the probed function in the capture's tlsProbes table */
+  readonly probe: number;
+}
+
+/** tls_write: fixed fields. */
+export interface TlsWriteFields {
+  /** plaintext bytes the call moved; else its return value (OpenSSL: 0 or less, SSL_get_error not read; Go: -1 when it returned an error) */
+  readonly res: number;
+  /** call duration, entry to return, ns */
+  readonly latency: number;
+  /** the library's connection object: SSL* (OpenSSL) or *tls.Conn (Go) */
+  readonly conn: number;
+  /** socket fd when the probe read it itself (Go), -1 when replay finds it from the syscalls inside the call */
+  readonly fd: number;
+  /** index of the probed function in the capture's tlsProbes table */
+  readonly probe: number;
 }
