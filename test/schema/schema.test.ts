@@ -28,10 +28,10 @@ describe('the committed schema', () => {
     execFileSync('npx', ['tsx', 'scripts/gen-schema.ts', '--check'], { cwd: new URL('../..', import.meta.url) });
   });
 
-  it('gives every event a category, and a direction exactly to I/O events', () => {
+  it('gives every event a category, and a direction exactly to I/O and TLS plaintext events', () => {
     for (const e of schema.events) {
-      expect(['io', 'net', 'file', 'process', 'tcp']).toContain(e.category);
-      expect(e.dir !== undefined).toBe(e.category === 'io');
+      expect(['io', 'net', 'file', 'process', 'tcp', 'tls']).toContain(e.category);
+      expect(e.dir !== undefined).toBe(e.category === 'io' || e.category === 'tls');
     }
   });
 
